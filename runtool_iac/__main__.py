@@ -1,0 +1,3 @@
+from runtool_iac.cli import main
+
+main()

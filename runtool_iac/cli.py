@@ -1,0 +1,145 @@
+"""The ``runtool-iac`` command line.
+
+Config problems print as ``file:line:col: path: message`` lines on stdout and
+exit 1; usage errors exit 2. Commands import their heavy machinery (CDK,
+boto3) only when they run, so ``validate`` and ``plan`` start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from runtool_iac.errors import ConfigError
+
+FORMATS = ("table", "json", "markdown")
+
+
+class Failure(click.ClickException):
+    """A one-line error for the user (no traceback)."""
+
+    exit_code = 1
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def handle_errors(func: Callable) -> Callable:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(str(exc))
+            sys.exit(1)
+        except (ValueError, TypeError) as exc:
+            raise Failure(str(exc)) from None
+
+    return wrapper
+
+
+def parse_tags(values: tuple[str, ...]) -> dict[str, str]:
+    tags = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--tag")
+        tags[key] = text
+    return tags
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="runtool_iac", prog_name="runtool-iac")
+def main() -> None:
+    """Describe algorithms and datasets in YAML, combine them into experiments,
+    and run every (algorithm, dataset, run) as a SageMaker training job.
+
+    \b
+    Example:
+      runtool-iac validate examples/forecasting/configs/*.yml
+      runtool-iac plan examples/forecasting/configs/*.yml -e "algorithms * datasets" --runs 2
+    """
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing when the configs are valid.")
+@handle_errors
+def validate(files: tuple[str, ...], quiet: bool) -> None:
+    """Check config FILES: YAML, directives, schemas; report every problem.
+
+    \b
+    Example:
+      runtool-iac validate configs/algorithms.yml configs/datasets.yml
+    """
+    from runtool_iac.config import load_config
+
+    config = load_config(*files)
+    if not quiet:
+        click.echo(f"ok: {len(files)} file(s), {len(config.keys())} top-level nodes")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-e", "--experiment", "expression", required=True, help='Experiment expression, e.g. "algos * datasets".')
+@click.option("--runs", type=click.IntRange(1, 1000), default=1, show_default=True, help="Repetitions of every trial.")
+@click.option("--experiment-name", default="experiment", show_default=True, help="Used in S3 output paths and tags.")
+@click.option("--bucket", default=None, help="Output bucket (default: a documented placeholder).")
+@click.option("--role-arn", default=None, help="SageMaker execution role (default: a documented placeholder).")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag every job (repeatable).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--local", is_flag=True, help="Plan for local mode (local paths and 'local:' images allowed).")
+@handle_errors
+def plan(
+    files: tuple[str, ...],
+    expression: str,
+    runs: int,
+    experiment_name: str,
+    bucket: str | None,
+    role_arn: str | None,
+    tags: tuple[str, ...],
+    fmt: str,
+    local: bool,
+) -> None:
+    """Print the training jobs an experiment over config FILES would start.
+
+    \b
+    Example:
+      runtool-iac plan configs/*.yml -e "(deepar + prophet) * datasets" --runs 3 --format json
+    """
+    from runtool_iac import render
+    from runtool_iac.config import load_config
+    from runtool_iac.experiment_expr import parse_experiment
+    from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, build_plan
+
+    config = load_config(*files)
+    experiment = parse_experiment(expression, config)
+    planned = build_plan(
+        experiment,
+        runs=runs,
+        experiment_name=experiment_name,
+        bucket=bucket or PLACEHOLDER_BUCKET,
+        role_arn=role_arn or PLACEHOLDER_ROLE_ARN,
+        tags=parse_tags(tags),
+        target="local" if local else "sagemaker",
+    )
+    emit_plan(planned, fmt)
+
+
+def emit_plan(planned: Any, fmt: str) -> None:
+    from runtool_iac import render
+
+    if fmt == "json":
+        click.echo(planned.to_json(), nl=False)
+    elif fmt == "markdown":
+        click.echo(render.markdown(planned), nl=False)
+    else:
+        click.echo(render.table(planned), nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,162 @@
+"""JSON Schema validation that reports every problem at its source location.
+
+The schemas live in the repository's ``schemas/`` folder (Draft 2020-12) so
+editors can use them too. jsonschema's messages are rephrased where they would
+be unhelpful (an unknown directive, an unknown instance type, a list of 225
+allowed values).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from referencing import Registry, Resource
+
+from runtool_iac.config.resolve import DIRECTIVES, format_path
+from runtool_iac.config.source import location_at, loc_of
+from runtool_iac.errors import Location, Problem, did_you_mean
+
+# runtool_iac/schemas is a link to the repository's schemas/ folder, so the
+# same files serve editors, the docs and installed wheels.
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+
+
+def schema_dir() -> Path:
+    return SCHEMA_DIR
+
+
+@functools.cache
+def load_schema(name: str) -> dict:
+    return json.loads((schema_dir() / name).read_text())
+
+
+@functools.cache
+def _registry() -> Registry:
+    resources = [
+        (path.name, Resource.from_contents(json.loads(path.read_text())))
+        for path in sorted(schema_dir().glob("*.schema.json"))
+    ]
+    return Registry().with_resources(resources)
+
+
+@functools.cache
+def validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(
+        load_schema(name),
+        registry=_registry(),
+        format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    keyword = error.validator
+    instance = error.instance
+    if keyword == "additionalProperties" and isinstance(instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = [k for k in instance if k not in allowed and k.startswith("$") and not k.startswith("$sagemaker.")]
+        if extra:
+            return f"unknown directive '{extra[0]}'{did_you_mean(extra[0], DIRECTIVES)}"
+    if keyword == "enum":
+        options = error.validator_value
+        if len(options) > 8:
+            return f"unknown value {instance!r}{did_you_mean(str(instance), [str(o) for o in options])}"
+    if keyword == "pattern" and error.schema.get("pattern") == "^[^$]":
+        return f"'{instance}' starts with '$' but is not a directive{did_you_mean(str(instance), DIRECTIVES)}"
+    if keyword == "not" and error.validator_value == {"pattern": "^aws:"}:
+        return f"tag key {instance!r} may not start with 'aws:' (reserved by AWS)"
+    if keyword == "pattern" and isinstance(instance, str):
+        expected = error.schema.get("description")
+        return f"{instance!r} is not {expected}" if expected else f"{instance!r} does not match {error.validator_value!r}"
+    if keyword == "format" and error.validator_value == "regex":
+        return f"invalid regular expression {instance!r}"
+    if keyword == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"expected {expected}, got {_json_type(instance)} {instance!r}"
+    if keyword == "required":
+        return error.message.replace("is a required property", "is required")
+    return error.message
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def problems(
+    schema_name: str,
+    instance: Any,
+    base_path: tuple = (),
+    fallback: Location | None = None,
+    skip: type | None = None,
+) -> list[Problem]:
+    """All schema problems of ``instance``, located through its Source containers.
+
+    Errors about values of type ``skip`` (not-yet-evaluated trial ``$eval``s)
+    are ignored here: those values are validated once evaluated, at plan time.
+    """
+    out: list[Problem] = []
+    for error in validator(schema_name).iter_errors(instance):
+        if skip is not None and _touches(error, skip):
+            continue
+        if error.validator == "enum" and not isinstance(error.instance, str):
+            continue  # the type error at the same place says it better
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            # Point at the offending key, as the resolver does for unknown directives.
+            extra = [k for k in error.instance if k not in error.schema.get("properties", {}) and k.startswith("$")]
+            key_locs = getattr(error.instance, "key_locs", {})
+            loc = key_locs.get(extra[0]) if extra else None
+            out.append(Problem(_message(error), loc or location_at(instance, path, fallback), format_path(base_path + path)))
+            continue
+        if "propertyNames" in error.absolute_schema_path:
+            # jsonschema reports key problems at the mapping; point at the key itself.
+            key = error.instance if isinstance(error.instance, str) else None
+            container = _at(instance, path)
+            loc = (getattr(container, "key_locs", {}) or {}).get(key) if key else None
+            loc = loc or location_at(instance, path, fallback)
+            out.append(Problem(_message(error), loc, format_path(base_path + path + ((key,) if key else ()))))
+            continue
+        out.append(Problem(_message(error), location_at(instance, path, fallback) or loc_of(instance), format_path(base_path + path)))
+    return out
+
+
+def _at(root: Any, path: tuple) -> Any:
+    node = root
+    for key in path:
+        try:
+            node = node[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _touches(error: jsonschema.ValidationError, skip: type) -> bool:
+    if isinstance(error.instance, skip):
+        return True
+    if isinstance(error.instance, (dict, list)) and error.validator != "required":
+        return _contains(error.instance, skip)
+    return False
+
+
+def _contains(value: Any, skip: type) -> bool:
+    if isinstance(value, skip):
+        return True
+    if isinstance(value, dict):
+        return any(_contains(v, skip) for v in value.values())
+    if isinstance(value, list):
+        return any(_contains(v, skip) for v in value)
+    return False

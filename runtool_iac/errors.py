@@ -1,0 +1,88 @@
+"""One error family for everything a user can get wrong in a config.
+
+Every problem carries where it is (file, line, column) and which config value
+it concerns (a dotted path such as ``my_algo.hyperparameters.lr``), so the CLI
+can print ``file:line:col: path: message`` lines that editors and CI annotate.
+A single ``ConfigError`` may carry many problems: validation reports all of
+them, not only the first.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A position in a config file; line and column are 1-based."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    message: str
+    location: Location | None = None
+    path: str | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        parts.append(str(self.location) if self.location else "<config>")
+        if self.path:
+            parts.append(self.path)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+    def sort_key(self) -> tuple:
+        loc = self.location
+        return (
+            (loc.file, loc.line, loc.column) if loc else ("", 0, 0),
+            self.path or "",
+            self.message,
+        )
+
+
+class ConfigError(Exception):
+    """A config (or project file, or experiment expression) is invalid.
+
+    ``problems`` lists every problem found; ``str(error)`` is one
+    ``file:line:col: path: message`` line per problem, sorted by position.
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        location: Location | None = None,
+        path: str | None = None,
+        problems: Iterable[Problem] = (),
+    ) -> None:
+        found = list(problems)
+        if message is not None:
+            found.insert(0, Problem(message, location, path))
+        # Same problem reached twice (e.g. through two $refs) is reported once.
+        unique = {(p.message, p.location, p.path): p for p in found}
+        self.problems: list[Problem] = sorted(unique.values(), key=Problem.sort_key)
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+    @classmethod
+    def collect(cls, errors: Sequence["ConfigError"]) -> "ConfigError":
+        return cls(problems=[p for e in errors for p in e.problems])
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """A ' (did you mean ...?)' suffix, or '' when nothing is close."""
+    close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"

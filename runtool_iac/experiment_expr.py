@@ -1,0 +1,130 @@
+"""Parsing experiment expressions like ``"(deepar + prophet) * datasets"``.
+
+The expression is parsed by a tiny recursive-descent parser and evaluated
+with the node algebra — never passed to ``eval``. Names are top-level config
+nodes; ``*`` binds tighter than ``+``; parentheses group.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from runtool_iac.config.loader import Config
+from runtool_iac.config.nodes import Algorithm, Algorithms, Dataset, Datasets, Experiment
+from runtool_iac.errors import ConfigError, Location, did_you_mean
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)|\"(?P<dq>[^\"]+)\"|'(?P<sq>[^']+)'|(?P<op>[+*()]))"
+)
+_NODE_TYPES = (Algorithm, Algorithms, Dataset, Datasets, Experiment)
+
+
+@dataclass
+class _Token:
+    kind: str  # "name" | "+" | "*" | "(" | ")" | "end"
+    text: str
+    column: int
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            column = pos + len(text[pos:]) - len(text[pos:].lstrip()) + 1
+            raise _Error(f"unexpected character {text[column - 1]!r}", column)
+        column = match.start(match.lastgroup) + 1
+        if match.lastgroup == "op":
+            tokens.append(_Token(match.group("op"), match.group("op"), column))
+        else:
+            tokens.append(_Token("name", match.group(match.lastgroup), column))
+        pos = match.end()
+    tokens.append(_Token("end", "", len(text) + 1))
+    return tokens
+
+
+class _Error(Exception):
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+class _Parser:
+    def __init__(self, text: str, config: Config) -> None:
+        self.tokens = _tokenize(text)
+        self.pos = 0
+        self.config = config
+
+    def peek(self) -> _Token:
+        return self.tokens[self.pos]
+
+    def take(self) -> _Token:
+        token = self.tokens[self.pos]
+        self.pos += 1
+        return token
+
+    def parse(self) -> Any:
+        value = self.sum()
+        token = self.peek()
+        if token.kind != "end":
+            raise _Error(f"unexpected {token.text!r}; expected '+', '*' or the end", token.column)
+        return value
+
+    def sum(self) -> Any:
+        value = self.product()
+        while self.peek().kind == "+":
+            op = self.take()
+            value = self.combine(value, "+", self.product(), op.column)
+        return value
+
+    def product(self) -> Any:
+        value = self.atom()
+        while self.peek().kind == "*":
+            op = self.take()
+            value = self.combine(value, "*", self.atom(), op.column)
+        return value
+
+    def atom(self) -> Any:
+        token = self.take()
+        if token.kind == "(":
+            value = self.sum()
+            closing = self.take()
+            if closing.kind != ")":
+                raise _Error("missing ')'", closing.column)
+            return value
+        if token.kind == "name":
+            if token.text not in self.config:
+                hint = did_you_mean(token.text, self.config.keys())
+                raise _Error(f"no top-level node '{token.text}' in the config{hint}", token.column)
+            node = self.config[token.text]
+            if not isinstance(node, _NODE_TYPES):
+                raise _Error(
+                    f"'{token.text}' is a plain value, not an algorithm, dataset or experiment", token.column
+                )
+            return node
+        what = "the end" if token.kind == "end" else repr(token.text)
+        raise _Error(f"unexpected {what}; expected a node name or '('", token.column)
+
+    @staticmethod
+    def combine(left: Any, op: str, right: Any, column: int) -> Any:
+        try:
+            return left + right if op == "+" else left * right
+        except TypeError as exc:
+            raise _Error(str(exc), column) from None
+
+
+def parse_experiment(text: str, config: Config, location: Location | None = None, path: str | None = None) -> Any:
+    """Evaluate an experiment expression against ``config``; errors point at the column."""
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError("the experiment expression is empty", location=location, path=path)
+    try:
+        return _Parser(text, config).parse()
+    except _Error as exc:
+        where = location or Location("<experiment>", 1, 1)
+        loc = Location(where.file, where.line, where.column + exc.column - 1) if location else Location("<experiment>", 1, exc.column)
+        raise ConfigError(f"{exc} in experiment '{text}'", location=loc, path=path) from None

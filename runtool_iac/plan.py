@@ -1,0 +1,461 @@
+"""From an experiment to the exact list of CreateTrainingJob requests.
+
+Pure and deterministic: no clock, no randomness, no network. The same config
+files and arguments give byte-identical JSON, so plans can be reviewed and
+diffed in pull requests. Every request is checked against botocore's model of
+CreateTrainingJob and SageMaker's name and tag rules before it is returned.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from runtool_iac import sagemaker
+from runtool_iac.config import schema
+from runtool_iac.config.nodes import Experiment, Member, _Members
+from runtool_iac.config.resolve import canonical, contains_deferred, parse_path, short_hash
+from runtool_iac.config.source import child_loc, loc_of
+from runtool_iac.config.trial import TrialResolver
+from runtool_iac.errors import ConfigError, Problem
+
+PLACEHOLDER_BUCKET = "runtool-placeholder-bucket"
+PLACEHOLDER_ROLE_ARN = "arn:aws:iam::000000000000:role/runtool-placeholder-role"
+DEFAULT_EXPERIMENT_NAME = "experiment"
+DEFAULT_VOLUME_GB = 32
+DEFAULT_MAX_RUNTIME_S = 86_400
+# In the cloud each job name gets "-<8-char execution token>-<redrive count>"
+# appended (unique per execution, new on redrive), so plan names leave room.
+CLOUD_SUFFIX_CHARS = 14
+PLAN_NAME_MAX = sagemaker.JOB_NAME_MAX - CLOUD_SUFFIX_CHARS
+TRIAL_HASH_CHARS = 8
+SYSTEM_TAGS = (
+    "run_configuration_id",
+    "started_with_runtool",
+    "experiment_name",
+    "repeated_runs_group_id",
+    "number_of_runs",
+    "run_number",
+)
+EXPERIMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$")
+TARGETS = ("sagemaker", "local")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One planned training job: the request plus what a results table needs."""
+
+    request: dict
+    algorithm: str  # label of the algorithm variant
+    dataset: str  # label of the dataset variant
+    run: int
+    runs: int
+    run_configuration_id: str
+    metrics: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.request["TrainingJobName"]
+
+    @property
+    def instance_type(self) -> str:
+        return self.request["ResourceConfig"]["InstanceType"]
+
+
+@dataclass
+class Plan:
+    jobs: list[Job]
+    experiment_name: str
+    runs: int
+    duplicate_trials: int = 0
+    trials: int = 0
+
+    def requests(self) -> list[dict]:
+        return [job.request for job in self.jobs]
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+    def __iter__(self):
+        return iter(self.jobs)
+
+    def instance_counts(self) -> dict[str, int]:
+        return dict(sorted(Counter(job.instance_type for job in self.jobs).items()))
+
+    def instance_hours_bound(self) -> float:
+        """Upper bound on billable instance-hours: every job runs to its MaxRuntimeInSeconds."""
+        seconds = sum(
+            job.request["StoppingCondition"]["MaxRuntimeInSeconds"] * job.request["ResourceConfig"]["InstanceCount"]
+            for job in self.jobs
+        )
+        return seconds / 3600
+
+    def to_json(self) -> str:
+        return dumps(self.requests())
+
+
+def dumps(value: Any) -> str:
+    """The one JSON encoding of plans and manifests (stable key order and spacing)."""
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def encode_value(value: Any) -> str:
+    """Hyperparameter and tag values are strings; others are JSON-encoded (true, 0.1, [1,2])."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+_INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9]+")
+
+
+def sanitize_name(text: str) -> str:
+    return _INVALID_NAME_CHARS.sub("-", text).strip("-")
+
+
+def _fit(parts: list[str], budget: int) -> list[str]:
+    """Shorten parts (longest first) until they fit ``budget`` characters joined by '-'."""
+    parts = [p for p in parts if p]
+    while parts and sum(map(len, parts)) + len(parts) - 1 > budget:
+        longest = max(range(len(parts)), key=lambda i: len(parts[i]))
+        excess = sum(map(len, parts)) + len(parts) - 1 - budget
+        parts[longest] = parts[longest][: max(len(parts[longest]) - excess, 1)].rstrip("-")
+        if not parts[longest]:
+            parts.pop(longest)
+    return parts
+
+
+def plan(
+    experiment: Any,
+    runs: int = 1,
+    experiment_name: str = DEFAULT_EXPERIMENT_NAME,
+    bucket: str = PLACEHOLDER_BUCKET,
+    role_arn: str = PLACEHOLDER_ROLE_ARN,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    target: str = "sagemaker",
+) -> list[dict]:
+    """The CreateTrainingJob requests of ``experiment``: one per (trial, run)."""
+    return build_plan(experiment, runs, experiment_name, bucket, role_arn, tags, target=target).requests()
+
+
+def _trials(experiment: Any) -> Iterable[tuple[Member, Member]]:
+    if isinstance(experiment, Experiment):
+        return experiment.trials()
+    if isinstance(experiment, _Members):
+        raise TypeError(
+            f"cannot plan a {type(experiment).__name__} alone: combine it with "
+            + ("datasets" if experiment.family == "algorithm" else "algorithms")
+            + " using '*'"
+        )
+    raise TypeError(f"cannot plan a {type(experiment).__name__}; expected an Experiment (algorithms * datasets)")
+
+
+def build_plan(
+    experiment: Any,
+    runs: int = 1,
+    experiment_name: str = DEFAULT_EXPERIMENT_NAME,
+    bucket: str = PLACEHOLDER_BUCKET,
+    role_arn: str = PLACEHOLDER_ROLE_ARN,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    target: str = "sagemaker",
+) -> Plan:
+    if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= 1000:
+        raise ValueError(f"runs must be a whole number from 1 to 1000, not {runs!r}")
+    if not EXPERIMENT_NAME_RE.match(experiment_name or ""):
+        raise ValueError(
+            f"experiment name {experiment_name!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
+    user_tags = {str(k): encode_value(v) for k, v in (tags or {}).items()}
+    problems = [f"user tag: {p}" for p in sagemaker.check_tags([{"Key": k, "Value": v} for k, v in user_tags.items()])]
+    if problems:
+        raise ValueError("; ".join(problems))
+
+    planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target)
+    return planner.run(_trials(experiment))
+
+
+@dataclass
+class _Trial:
+    algorithm: Member
+    dataset: Member
+    a: Any  # materialized algorithm mapping
+    d: Any  # materialized dataset mapping
+    custom_name: str | None
+    trial_hash: str
+    template: dict = field(default_factory=dict)
+    tags: dict = field(default_factory=dict)
+    overrides: list = field(default_factory=list)
+    name: str = ""
+
+
+class _Planner:
+    def __init__(self, runs: int, experiment_name: str, bucket: str, role_arn: str, user_tags: dict, target: str) -> None:
+        self.runs = runs
+        self.experiment_name = experiment_name
+        self.bucket = bucket
+        self.role_arn = role_arn
+        self.user_tags = user_tags
+        self.target = target
+        self.problems: list[Problem] = []
+        self._keys: dict[int, str] = {}
+
+    def _key(self, member: Member) -> str:
+        key = self._keys.get(id(member.value))
+        if key is None:
+            key = self._keys[id(member.value)] = canonical(member.value)
+        return key
+
+    def run(self, pairs: Iterable[tuple[Member, Member]]) -> Plan:
+        trials: list[_Trial] = []
+        seen: set[tuple[str, str]] = set()
+        duplicates = 0
+        for algorithm, dataset in pairs:
+            identity = (self._key(algorithm), self._key(dataset))
+            if identity in seen:
+                duplicates += 1
+                continue
+            seen.add(identity)
+            trial = self._trial(algorithm, dataset)
+            if trial is not None:
+                trials.append(trial)
+        if self.problems:
+            raise ConfigError(problems=self.problems)
+        self._name(trials)
+        jobs = [job for trial in trials for job in self._jobs(trial)]
+        if self.problems:
+            raise ConfigError(problems=self.problems)
+        return Plan(jobs, self.experiment_name, self.runs, duplicate_trials=duplicates, trials=len(trials))
+
+    # ------------------------------------------------------------- one trial
+
+    def _trial(self, algorithm: Member, dataset: Member) -> _Trial | None:
+        deferred = contains_deferred(algorithm.value) or contains_deferred(dataset.value)
+        try:
+            if deferred:
+                resolver = TrialResolver(algorithm.value, dataset.value)
+                a = resolver.materialize(algorithm.value)
+                d = resolver.materialize(dataset.value)
+            else:
+                a, d = algorithm.value, dataset.value
+        except ConfigError as exc:
+            self.problems.extend(exc.problems)
+            return None
+        if deferred:
+            # Values computed by $eval are only known now: check them like the rest.
+            before = len(self.problems)
+            for member, value in ((algorithm, a), (dataset, d)):
+                self.problems.extend(schema.problems(f"{member.kind}.schema.json", value, parse_path(member.path)))
+            if len(self.problems) > before:
+                return None
+        custom = a.get("$job_name") if "$job_name" in a else d.get("$job_name")
+        trial = _Trial(
+            algorithm,
+            dataset,
+            a,
+            d,
+            str(custom) if custom is not None else None,
+            short_hash(_identity(a), _identity(d), length=TRIAL_HASH_CHARS),
+        )
+        self._template(trial)
+        return trial
+
+    def _fail(self, member: Member, value: Any, key: str, message: str, *subkeys: Any) -> None:
+        node = value
+        loc = child_loc(value, key) or loc_of(value)
+        path = [key]
+        for sub in subkeys:
+            node = node.get(key) if isinstance(node, dict) else None
+            loc = child_loc(node, sub) or loc
+            key = sub
+            path.append(sub)
+        self.problems.append(Problem(message, loc, ".".join([member.path, *map(str, path)])))
+
+    def _template(self, trial: _Trial) -> None:
+        a, d = trial.a, trial.d
+        if self.target == "sagemaker" and str(a["image"]).startswith("local:"):
+            self._fail(trial.algorithm, a, "image", "a 'local:' command runs only in local mode (runtool-iac local)")
+
+        hyperparameters = {}
+        for key, value in (a.get("hyperparameters") or {}).items():
+            encoded = encode_value(value)
+            if len(encoded) > sagemaker.HYPERPARAMETER_VALUE_MAX:
+                self._fail(
+                    trial.algorithm, a, "hyperparameters",
+                    f"encoded value has {len(encoded)} characters; SageMaker allows {sagemaker.HYPERPARAMETER_VALUE_MAX}",
+                    key,
+                )
+            hyperparameters[key] = encoded
+
+        metrics = {**(a.get("metrics") or {}), **(d.get("metrics") or {})}
+        channels = []
+        for channel, uri in d["path"].items():
+            channels.append(
+                {
+                    "ChannelName": channel,
+                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": self._uri(trial, channel, uri)}},
+                }
+            )
+
+        tags: dict[str, str] = {}
+        for source in (a.get("tags") or {}, d.get("tags") or {}, self.user_tags):
+            for key, value in source.items():
+                tags[str(key)] = encode_value(value)
+        clash = sorted(set(tags) & set(SYSTEM_TAGS))
+        if clash:
+            self._fail(trial.algorithm, a, "tags", f"tag '{clash[0]}' is set by runtool_iac itself")
+        run_configuration = f"{self.experiment_name}_{trial.trial_hash}"
+        trial.tags = {
+            **tags,
+            "run_configuration_id": run_configuration,
+            "started_with_runtool": "true",
+            "experiment_name": self.experiment_name,
+            "repeated_runs_group_id": short_hash(run_configuration, self.runs, length=12),
+            "number_of_runs": str(self.runs),
+        }
+        trial.template = {
+            "AlgorithmSpecification": {
+                "TrainingImage": a["image"],
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": n, "Regex": r} for n, r in metrics.items()],
+            },
+            "HyperParameters": hyperparameters,
+            "InputDataConfig": channels,
+            "OutputDataConfig": {"S3OutputPath": f"s3://{self.bucket}/{self.experiment_name}/{run_configuration}"},
+            "ResourceConfig": {"InstanceCount": 1, "InstanceType": a["instance"], "VolumeSizeInGB": DEFAULT_VOLUME_GB},
+            "StoppingCondition": {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME_S},
+            "RoleArn": self.role_arn,
+        }
+        for member, value in ((trial.algorithm, a), (trial.dataset, d)):
+            for key in value:
+                if key == "$sagemaker" or key.startswith("$sagemaker."):
+                    trial.overrides.append((member, value, key))
+                    fields = key.split(".")[1:]
+                    _set_path(trial.template, fields, value[key])
+
+    def _uri(self, trial: _Trial, channel: str, uri: str) -> str:
+        if uri.startswith("s3://"):
+            return uri
+        if self.target == "sagemaker":
+            self._fail(
+                trial.dataset, trial.d, "path",
+                f"'{uri}' is not an s3:// URI; local paths work only in local mode (runtool-iac local)",
+                channel,
+            )
+            return uri
+        if uri.startswith("file://"):
+            return uri
+        loc = child_loc(trial.d.get("path"), channel) or loc_of(trial.d)
+        base = Path(loc.file).parent if loc and not loc.file.startswith("<") else Path.cwd()
+        return (base / uri).resolve().as_uri()
+
+    # ----------------------------------------------------------------- names
+
+    def _name(self, trials: list[_Trial]) -> None:
+        """Readable, unique, deterministic names: custom `$job_name`s are kept as written."""
+        run_chars = len(f"-r{self.runs - 1}")
+        budget = PLAN_NAME_MAX - run_chars
+        custom_counts = Counter(sanitize_name(t.custom_name) for t in trials if t.custom_name is not None)
+        taken: set[str] = set()
+        for trial in trials:
+            if trial.custom_name is not None and custom_counts[sanitize_name(trial.custom_name)] == 1:
+                name = "-".join(_fit([sanitize_name(trial.custom_name) or "job"], budget))
+            else:
+                readable = sanitize_name(trial.custom_name) if trial.custom_name is not None else None
+                parts = [readable] if readable else [sanitize_name(trial.algorithm.name), sanitize_name(trial.dataset.name)]
+                name = "-".join(_fit(parts, budget - TRIAL_HASH_CHARS - 1) + [trial.trial_hash])
+            candidate, counter = name, 1
+            while candidate in taken:  # identical hashes: astronomically rare, still deterministic
+                counter += 1
+                candidate = "-".join(_fit([name], budget - len(str(counter)) - 1) + [str(counter)])
+            taken.add(candidate)
+            trial.name = candidate
+
+    # ------------------------------------------------------------------ jobs
+
+    def _jobs(self, trial: _Trial) -> list[Job]:
+        jobs = []
+        metrics = tuple(m["Name"] for m in trial.template["AlgorithmSpecification"]["MetricDefinitions"])
+        for run in range(self.runs):
+            request = dict(trial.template)
+            request["TrainingJobName"] = f"{trial.name}-r{run}"
+            request["Tags"] = [{"Key": k, "Value": v} for k, v in {**trial.tags, "run_number": str(run)}.items()]
+            if run == 0:
+                self._check(trial, request)
+            jobs.append(
+                Job(
+                    request=request,
+                    algorithm=trial.algorithm.label,
+                    dataset=trial.dataset.label,
+                    run=run,
+                    runs=self.runs,
+                    run_configuration_id=trial.tags["run_configuration_id"],
+                    metrics=metrics,
+                )
+            )
+        return jobs
+
+    def _check(self, trial: _Trial, request: dict) -> None:
+        if self.target == "local":
+            return  # local requests carry file:// channels that SageMaker would refuse
+        for message in sagemaker.check_request(request):
+            member, value, key = _blame(trial, message)
+            self._fail(member, value, key, f"the CreateTrainingJob request is invalid: {message}")
+
+
+def _blame(trial: _Trial, message: str) -> tuple[Member, Any, str]:
+    """The config value most likely behind a request problem: an override if one set that field."""
+    for member, value, key in trial.overrides:
+        field_path = key.split(".", 1)[1] if "." in key else ""
+        if field_path and field_path.split(".")[0] in message:
+            return member, value, key
+    if trial.overrides:
+        return trial.overrides[0]
+    if "Tag" in message:
+        return trial.algorithm, trial.a, "tags" if "tags" in trial.a else "image"
+    return trial.algorithm, trial.a, "image"
+
+
+def _identity(value: Any) -> Any:
+    """What identifies a trial side: everything but the job name."""
+    if isinstance(value, dict) and "$job_name" in value:
+        return {k: v for k, v in value.items() if k != "$job_name"}
+    return value
+
+
+def _set_path(target: dict, fields: list[str], value: Any) -> None:
+    """Set (deep-merging mappings) the request field at ``fields``; [] merges at the top."""
+    if not fields:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _set_path(target, [key], item)
+        return
+    node = target
+    for key in fields[:-1]:
+        child = node.get(key)
+        child = dict(child) if isinstance(child, dict) else {}
+        node[key] = child
+        node = child
+    last = fields[-1]
+    if isinstance(value, dict) and isinstance(node.get(last), dict):
+        merged = dict(node[last])
+        for key, item in value.items():
+            _set_path(merged, [key], item)
+        node[last] = merged
+    else:
+        node[last] = _plain(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
