@@ -72,9 +72,12 @@ def canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
 
 
+def hash_text(*texts: str, length: int = 8) -> str:
+    return hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:length]
+
+
 def short_hash(*parts: Any, length: int = 8) -> str:
-    digest = hashlib.sha256("\x1f".join(canonical(p) for p in parts).encode()).hexdigest()
-    return digest[:length]
+    return hash_text(*(canonical(p) for p in parts), length=length)
 
 
 def format_path(path: Iterable[Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,69 @@ def validator(name: str) -> jsonschema.Draft202012Validator:
         registry=_registry(),
         format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
     )
+
+
+def _resolve_ref(name: str, node: dict) -> tuple[str, dict]:
+    while isinstance(node, dict) and "$ref" in node:
+        target, _, pointer = node["$ref"].partition("#")
+        name = target or name
+        node = load_schema(name)
+        for part in filter(None, pointer.split("/")):
+            node = node[part]
+    return name, node
+
+
+@functools.cache
+def _subschema(name: str, path: tuple) -> tuple[str, str] | None:
+    """(schema file, JSON pointer) of the schema that applies at ``path``, or None if unconstrained."""
+    node_name, node = _resolve_ref(name, load_schema(name))
+    pointer = ""
+    for key in path:
+        if isinstance(key, int):
+            child = node.get("items")
+        else:
+            child = node.get("properties", {}).get(key)
+            if child is None:
+                child = next((v for p, v in node.get("patternProperties", {}).items() if re.search(p, key)), None)
+            if child is None:
+                child = node.get("additionalProperties")
+        if not isinstance(child, dict):
+            return None  # anything goes here (or nothing does: the load-time check reported it)
+        node_name, node = _resolve_ref(node_name, child)
+        pointer = _pointer_of(node_name, node)
+    if set(node) <= {"description", "type"} and set(node.get("type", [])) >= {"string", "number", "boolean", "null", "array", "object"}:
+        return None
+    return node_name, pointer
+
+
+def _pointer_of(name: str, target: dict) -> str:
+    def walk(node: Any, pointer: str) -> str | None:
+        if node is target:
+            return pointer
+        if isinstance(node, dict):
+            for key, value in node.items():
+                found = walk(value, f"{pointer}/{key}")
+                if found is not None:
+                    return found
+        return None
+
+    return walk(load_schema(name), "") or ""
+
+
+@functools.cache
+def _sub_validator(name: str, pointer: str) -> jsonschema.Draft202012Validator:
+    return validator(name).evolve(schema={"$ref": f"{name}#{pointer}"})
+
+
+def value_problems(schema_name: str, path: tuple, value: Any, base_path: tuple, location: Location | None) -> list[Problem]:
+    """Problems of one value placed at ``path`` of a node (used for values computed at plan time)."""
+    where = _subschema(schema_name, tuple(path))
+    if where is None:
+        return []
+    return [
+        Problem(_message(e), location, format_path(base_path + tuple(path) + tuple(e.absolute_path)))
+        for e in _sub_validator(*where).iter_errors(value)
+    ]
 
 
 def _message(error: jsonschema.ValidationError) -> str:

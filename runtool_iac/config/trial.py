@@ -11,18 +11,23 @@ from __future__ import annotations
 from typing import Any
 
 from runtool_iac import expressions
-from runtool_iac.config.resolve import Deferred, short_hash
+from runtool_iac.config.resolve import Deferred, canonical, hash_text
 from runtool_iac.config.source import SourceList, SourceMap
 from runtool_iac.errors import ConfigError
 
 
+def trial_uid(algorithm_key: str, dataset_key: str) -> str:
+    """`uid`: a stable short hash of the trial as written (``canonical`` texts of
+    both sides, trial ``$eval``s by their source), so it is the same on every
+    machine and run, and `$job_name` can use it without depending on itself."""
+    return hash_text(algorithm_key, dataset_key)
+
+
 class TrialResolver:
-    def __init__(self, algorithm: Any, dataset: Any) -> None:
+    def __init__(self, algorithm: Any, dataset: Any, uid: str | None = None) -> None:
         self.algorithm = algorithm
         self.dataset = dataset
-        # Stable across runs and machines: a hash of the trial as written, so
-        # `uid` can be used in `$job_name` without depending on the job name.
-        self.uid = short_hash(algorithm, dataset)
+        self.uid = uid or trial_uid(canonical(algorithm), canonical(dataset))
         self._view = expressions.TrialView(algorithm, dataset)
         self._done: dict[int, Any] = {}
         self._active: list[Deferred] = []
@@ -54,12 +59,19 @@ class TrialResolver:
         self._done[key] = result
         return result
 
-    def materialize(self, value: Any) -> Any:
-        """``value`` with every Deferred evaluated; untouched parts are shared, not copied."""
+    def materialize(self, value: Any, path: tuple = (), evaluated: list | None = None) -> Any:
+        """``value`` with every Deferred evaluated; untouched parts are shared, not copied.
+
+        Each evaluated position is appended to ``evaluated`` as (path, value,
+        location) so exactly those values can be validated afterwards.
+        """
         if isinstance(value, Deferred):
-            return self.settle(value)
+            result = self.settle(value)
+            if evaluated is not None:
+                evaluated.append((path, result, value.loc))
+            return result
         if isinstance(value, dict):
-            changed = {k: self.materialize(v) for k, v in value.items()}
+            changed = {k: self.materialize(v, path + (k,), evaluated) for k, v in value.items()}
             if all(changed[k] is value[k] for k in value):
                 return value
             out = SourceMap(loc=getattr(value, "loc", None))
@@ -67,7 +79,7 @@ class TrialResolver:
                 out.set(k, v, getattr(value, "value_locs", {}).get(k), getattr(value, "key_locs", {}).get(k))
             return out
         if isinstance(value, list):
-            items = [self.materialize(v) for v in value]
+            items = [self.materialize(v, path + (i,), evaluated) for i, v in enumerate(value)]
             if all(a is b for a, b in zip(items, value)):
                 return value
             out_list = SourceList(items, loc=getattr(value, "loc", None))
