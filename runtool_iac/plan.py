@@ -146,9 +146,12 @@ def plan(
     tags: Mapping[str, Any] | None = None,
     *,
     target: str = "sagemaker",
+    name_prefix: str = "",
 ) -> list[dict]:
     """The CreateTrainingJob requests of ``experiment``: one per (trial, run)."""
-    return build_plan(experiment, runs, experiment_name, bucket, role_arn, tags, target=target).requests()
+    return build_plan(
+        experiment, runs, experiment_name, bucket, role_arn, tags, target=target, name_prefix=name_prefix
+    ).requests()
 
 
 def _trials(experiment: Any) -> Iterable[tuple[Member, Member]]:
@@ -172,7 +175,10 @@ def build_plan(
     tags: Mapping[str, Any] | None = None,
     *,
     target: str = "sagemaker",
+    name_prefix: str = "",
 ) -> Plan:
+    """Like ``plan``, with job metadata. ``name_prefix`` starts every job name
+    (a project's prefix, which its state machine is allowed to create)."""
     if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= 1000:
         raise ValueError(f"runs must be a whole number from 1 to 1000, not {runs!r}")
     if not EXPERIMENT_NAME_RE.match(experiment_name or ""):
@@ -188,7 +194,9 @@ def build_plan(
     if problems:
         raise ValueError("; ".join(problems))
 
-    planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target)
+    if name_prefix and (sanitize_name(name_prefix) != name_prefix or len(name_prefix) > 16):
+        raise ValueError(f"name prefix {name_prefix!r} must be up to 16 letters, digits and '-'")
+    planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target, name_prefix)
     return planner.run(_trials(experiment))
 
 
@@ -207,8 +215,11 @@ class _Trial:
 
 
 class _Planner:
-    def __init__(self, runs: int, experiment_name: str, bucket: str, role_arn: str, user_tags: dict, target: str) -> None:
+    def __init__(
+        self, runs: int, experiment_name: str, bucket: str, role_arn: str, user_tags: dict, target: str, name_prefix: str
+    ) -> None:
         self.runs = runs
+        self.name_prefix = name_prefix
         self.experiment_name = experiment_name
         self.bucket = bucket
         self.role_arn = role_arn
@@ -396,7 +407,8 @@ class _Planner:
     def _name(self, trials: list[_Trial]) -> None:
         """Readable, unique, deterministic names: custom `$job_name`s are kept as written."""
         run_chars = len(f"-r{self.runs - 1}")
-        budget = PLAN_NAME_MAX - run_chars
+        prefix = f"{self.name_prefix}-" if self.name_prefix else ""
+        budget = PLAN_NAME_MAX - run_chars - len(prefix)
         custom_counts = Counter(sanitize_name(t.custom_name) for t in trials if t.custom_name is not None)
         taken: set[str] = set()
         for trial in trials:
@@ -411,7 +423,7 @@ class _Planner:
                 counter += 1
                 candidate = "-".join(_fit([name], budget - len(str(counter)) - 1) + [str(counter)])
             taken.add(candidate)
-            trial.name = candidate
+            trial.name = prefix + candidate
 
     # ------------------------------------------------------------------ jobs
 

@@ -1,0 +1,451 @@
+"""``ExperimentStateMachine``: one experiment as a Step Functions fan-out of SageMaker jobs.
+
+Shape (JSONPath query language)::
+
+    Defaults ─► runs/token/manifest from the input, else the declared ones
+       └─► Jobs (Parallel): one Distributed Map per job group (instance type)
+              ItemReader: the group's JSON-lines manifest (S3), first runs×trials items
+              ItemProcessor (child STANDARD executions):
+                Train  createTrainingJob.sync   retry throttling + quota, catch the rest
+                 ├─ ok ─► Succeeded (job + trimmed description)
+                 └─ err ─► DescribeFailure ─► JobFailed (Fail: the item fails, carrying its record)
+              ResultWriter: s3://<bucket>/<experiment>/_results/<execution>/
+
+The definition never inlines jobs, so its size does not depend on their number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsii
+from aws_cdk import Aws, Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+# Largest MaxItems Step Functions accepts: "read everything" for uploaded manifests.
+ALL_ITEMS = 100_000_000
+MAX_RUNS_INPUT = 1000
+TOKEN_EXPRESSION = "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0)"
+
+# Error names the SageMaker .sync integration raises (Retry/Catch match exact strings).
+# Source: AWS Step Functions developer guide, "Create and manage Amazon SageMaker AI
+# jobs with Step Functions" and "Handling errors in Step Functions workflows":
+# - an instance quota hit when creating the job:
+QUOTA_ERROR = "SageMaker.ResourceLimitExceededException"
+# - API throttling (and other SageMaker API errors):
+THROTTLING_ERROR = "SageMaker.AmazonSageMakerException"
+# A job that ends Failed/Stopped fails the task with States.TaskFailed (job description
+# in Cause); a reused name fails with SageMaker.ResourceInUseException. Both are caught
+# and recorded, never retried: a retry would re-send the same job name.
+
+
+@dataclass(frozen=True)
+class JobGroup:
+    """One Distributed Map: jobs of one instance type and one set of request fields."""
+
+    id: str
+    fields: tuple[str, ...]
+    max_concurrency: int
+    # Items per run in the manifest (run-major), so `runs` jobs are the first runs*trials items.
+    trials: int = 0
+    manifest_path: str | None = None  # local JSON-lines file shipped as an asset
+
+
+@dataclass(frozen=True)
+class ExperimentStateMachineProps:
+    """What one state machine needs; built from a project's plan by the stack."""
+
+    experiment: str
+    groups: tuple[JobGroup, ...]
+    bucket: s3.IBucket
+    sagemaker_role_arn: str
+    job_prefix: str
+    runs: int = 0  # declared runs; 0 = ad-hoc machine (manifest location required in the input)
+    tolerated_failure_percentage: float = 0.0
+    log_group: logs.ILogGroup | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@jsii.implements(sfn.IItemReader)
+class JsonLinesReader:
+    """ItemReader for a JSON-lines object whose bucket, key and MaxItems come from variables.
+
+    aws-cdk-lib's S3JsonLItemReader takes a fixed key and a fixed MaxItems;
+    we need both at run time (a declared manifest or an uploaded one, and a
+    prefix of it when fewer runs are requested).
+    """
+
+    def __init__(self, bucket_expr: str, key_expr: str, max_items_expr: str) -> None:
+        self._bucket_expr = bucket_expr
+        self._key_expr = key_expr
+        self._max_items_expr = max_items_expr
+
+    @property
+    def resource(self) -> str:
+        return f"arn:{Aws.PARTITION}:states:::s3:getObject"
+
+    @property
+    def bucket(self) -> Any:
+        return None
+
+    @property
+    def bucket_name_path(self) -> Any:
+        return None
+
+    @property
+    def max_items(self) -> Any:
+        return None
+
+    def render(self, query_language: Any = None) -> Any:
+        return {
+            "Resource": self.resource,
+            "ReaderConfig": {"InputType": "JSONL", "MaxItemsPath": self._max_items_expr},
+            "Parameters": {"Bucket.$": self._bucket_expr, "Key.$": self._key_expr},
+        }
+
+    def provide_policy_statements(self) -> list[iam.PolicyStatement]:
+        return []  # granted by ExperimentStateMachine on exactly the manifest objects
+
+    def validate_item_reader(self) -> list[str]:
+        return []
+
+
+class ScopedResultWriter(sfn.ResultWriterV2):
+    """ResultWriterV2 without its bucket-wide grant: ExperimentStateMachine grants
+    writes to exactly this experiment's results prefix instead."""
+
+    def provide_policy_statements(self) -> list[iam.PolicyStatement]:
+        return []
+
+
+def _group_var(group: JobGroup, what: str) -> str:
+    return f"{what}_{group.id.replace('-', '_')}"
+
+
+class ExperimentStateMachine(Construct):
+    """A state machine that runs one experiment's manifest (or an uploaded one).
+
+    Input (all optional for a declared experiment; ``{}`` runs it as declared)::
+
+        {"runs": 2,                      # fewer runs than declared: the first 2 of each trial
+         "token": "ab12cd34",            # name suffix; default: derived from a fresh UUID
+         "manifest": {"bucket": "...", "prefix": "..."}}   # uploaded <prefix>/<group>.jsonl files
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: ExperimentStateMachineProps) -> None:
+        super().__init__(scope, construct_id)
+        self.props = props
+        stack = Stack.of(self)
+        self.results_prefix = f"{props.experiment}/_results"
+        self.upload_prefix = f"{props.experiment}/_manifests"
+        self.assets = {
+            g.id: s3_assets.Asset(self, f"Manifest-{g.id}", path=g.manifest_path)
+            for g in props.groups
+            if g.manifest_path
+        }
+
+        jobs = sfn.Parallel(self, "Jobs", state_name="Jobs", result_selector={"map_runs.$": "$[*].MapRunArn"})
+        for group in props.groups:
+            jobs.branch(self._group_map(group))
+        jobs.next(sfn.Succeed(self, "Done", state_name="Done"))
+        definition, ends = self._prologue()
+        for end in ends:
+            end.next(jobs)
+
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=f"{stack.stack_name}-{props.experiment}"[:80],
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=props.log_group, level=sfn.LogLevel.ALL, include_execution_data=True)
+            if props.log_group
+            else None,
+            comment=f"runtool_iac experiment '{props.experiment}'",
+        )
+        self._grant()
+
+    # ------------------------------------------------------------ prologue
+
+    def _prologue(self) -> tuple[sfn.IChainable, list[sfn.INextable]]:
+        """Resolve the input into variables: runs, token, manifest location, item limits."""
+        props = self.props
+        declared = props.runs > 0
+        defaults = sfn.Pass(
+            self,
+            "Defaults",
+            state_name="Defaults",
+            parameters={
+                "defaults": {
+                    "runs": props.runs if declared else 1,
+                    "token.$": TOKEN_EXPRESSION,
+                },
+                "input.$": "$",
+            },
+        )
+        read_input = sfn.Pass(
+            self,
+            "ReadInput",
+            state_name="ReadInput",
+            assign={
+                "cfg.$": "States.JsonMerge($.defaults, $.input, false)",
+                "bucket": props.bucket.bucket_name,
+                "results_prefix.$": f"States.Format('{self.results_prefix}/{{}}', $$.Execution.Name)",
+            },
+        )
+        invalid = sfn.Fail(
+            self,
+            "InvalidInput",
+            state_name="InvalidInput",
+            error="InvalidInput",
+            cause=(
+                f"Input: {{\"runs\": 1..{props.runs or MAX_RUNS_INPUT}, \"token\": \"8 letters/digits\", "
+                '"manifest": {"bucket": ..., "prefix": ...}} (all optional'
+                + (")" if declared else "; manifest required for this ad-hoc state machine)")
+                + f". More runs than the {props.runs} declared need an uploaded manifest: runtool-iac run --runs N."
+            ),
+        )
+        uploaded = sfn.Pass(
+            self,
+            "UseUploadedManifest",
+            state_name="UseUploadedManifest",
+            assign={
+                "manifest_bucket.$": "$cfg.manifest.bucket",
+                **{
+                    _group_var(g, "key") + ".$": f"States.Format('{{}}/{g.id}.jsonl', $cfg.manifest.prefix)"
+                    for g in props.groups
+                },
+                **{_group_var(g, "items"): ALL_ITEMS for g in props.groups},
+            },
+        )
+        check = sfn.Choice(self, "CheckInput", state_name="CheckInput")
+        check.when(
+            sfn.Condition.or_(
+                sfn.Condition.not_(sfn.Condition.is_numeric("$cfg.runs")),
+                sfn.Condition.number_less_than("$cfg.runs", 1),
+                sfn.Condition.number_greater_than("$cfg.runs", MAX_RUNS_INPUT),
+                sfn.Condition.not_(sfn.Condition.is_string("$cfg.token")),
+            ),
+            invalid,
+        )
+        check.when(sfn.Condition.is_present("$cfg.manifest"), uploaded)
+        if declared:
+            asset_bucket = next(iter(self.assets.values())).s3_bucket_name if self.assets else props.bucket.bucket_name
+            declared_manifest = sfn.Pass(
+                self,
+                "UseDeclaredManifest",
+                state_name="UseDeclaredManifest",
+                assign={
+                    "manifest_bucket": asset_bucket,
+                    **{_group_var(g, "key"): self.assets[g.id].s3_object_key for g in props.groups},
+                    **{
+                        # Items are run-major: the first runs × trials items are the first `runs` runs.
+                        _group_var(g, "items") + ".$": "States.ArrayGetItem(States.Array("
+                        + ", ".join(str(g.trials * r) for r in range(1, props.runs + 1))
+                        + "), States.MathAdd($cfg.runs, -1))"
+                        for g in props.groups
+                    },
+                },
+            )
+            check.when(sfn.Condition.number_greater_than("$cfg.runs", props.runs), invalid)
+            check.otherwise(declared_manifest)
+            locate: list[sfn.INextable] = [uploaded, declared_manifest]
+        else:
+            check.otherwise(invalid)
+            locate = [uploaded]
+        return defaults.next(read_input).next(check), locate
+
+    # ---------------------------------------------------------- one group
+
+    def _group_map(self, group: JobGroup) -> sfn.DistributedMap:
+        props = self.props
+        label = "".join(ch for ch in group.id.title() if ch.isalnum())[:40]
+        job_map = sfn.DistributedMap(
+            self,
+            f"Map-{group.id}",
+            state_name=f"Jobs {group.id}",
+            label=label,
+            item_reader=JsonLinesReader(
+                "$manifest_bucket", "$" + _group_var(group, "key"), "$" + _group_var(group, "items")
+            ),
+            item_selector={
+                "job.$": "$$.Map.Item.Value.job",
+                "request.$": "$$.Map.Item.Value.request",
+                "token.$": "$token",
+                "output": {
+                    "S3OutputPath.$": "States.Format('s3://{}/{}', $bucket, $$.Map.Item.Value.job.output_key)"
+                },
+            },
+            max_concurrency=group.max_concurrency,
+            tolerated_failure_percentage=props.tolerated_failure_percentage,
+            # Child executions must be STANDARD: EXPRESS ones cannot wait on .sync jobs.
+            map_execution_type=sfn.StateMachineType.STANDARD,
+            result_writer_v2=ScopedResultWriter(bucket=props.bucket, prefix=sfn.JsonPath.string_at("$results_prefix")),
+        )
+        job_map.item_processor(self._processor(group))
+        return job_map
+
+    def _state_name(self, base: str, group: JobGroup) -> str:
+        """State names are unique per state machine: qualify them when there are several groups."""
+        return base if len(self.props.groups) == 1 else f"{base} {group.id}"
+
+    def _processor(self, group: JobGroup) -> sfn.IChainable:
+        parameters: dict[str, Any] = {
+            # New per execution (token) and per redrive; identical on retries.
+            "TrainingJobName.$": "States.Format('{}-{}-{}', $.job.name, $.token, $$.Execution.RedriveCount)",
+            "RoleArn": self.props.sagemaker_role_arn,
+            "OutputDataConfig.$": "States.JsonMerge($.request.OutputDataConfig, $.output, false)",
+        }
+        for name in group.fields:
+            if name not in ("OutputDataConfig",):
+                parameters[f"{name}.$"] = f"$.request.{name}"
+        train = sfn.CustomState(
+            self,
+            self._state_name("Train", group),
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createTrainingJob.sync",
+                "Parameters": parameters,
+                # Only fields every completed job has, plus the metrics: `$..` yields a
+                # (possibly empty) list instead of failing when SageMaker reports none.
+                "ResultSelector": {
+                    "TrainingJobName.$": "$.TrainingJobName",
+                    "TrainingJobStatus.$": "$.TrainingJobStatus",
+                    "ModelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
+                    "BillableTimeInSeconds.$": "$.BillableTimeInSeconds",
+                    "TrainingTimeInSeconds.$": "$.TrainingTimeInSeconds",
+                    "FinalMetricDataList.$": "$..FinalMetricDataList",
+                },
+                "ResultPath": "$.result",
+            },
+        )
+        train.add_retry(
+            errors=[QUOTA_ERROR],
+            interval=Duration.seconds(60),
+            backoff_rate=1.5,
+            max_delay=Duration.minutes(10),
+            max_attempts=1000,  # ~1 week of waiting for instance capacity in the account quota
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        train.add_retry(
+            errors=[THROTTLING_ERROR],
+            interval=Duration.seconds(5),
+            backoff_rate=2.0,
+            max_delay=Duration.minutes(2),
+            max_attempts=8,
+            jitter_strategy=sfn.JitterType.FULL,
+        )
+        describe = sfn.Pass(
+            self,
+            f"DescribeFailure-{group.id}",
+            state_name=self._state_name("DescribeFailure", group),
+            parameters={
+                "job.$": "$.job",
+                "error.$": "$.error.Error",
+                "cause.$": "$.error.Cause",
+            },
+        )
+        failed = sfn.Fail(
+            self,
+            f"JobFailed-{group.id}",
+            state_name=self._state_name("JobFailed", group),
+            error="TrainingJobFailed",
+            cause_path=sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$")),
+        )
+        train.add_catch(describe.next(failed), errors=["States.ALL"], result_path="$.error")
+        succeeded = sfn.Pass(
+            self,
+            f"Succeeded-{group.id}",
+            state_name=self._state_name("Succeeded", group),
+            parameters={"job.$": "$.job", "result.$": "$.result"},
+        )
+        return train.next(succeeded)
+
+    # -------------------------------------------------------------- grants
+
+    def _grant(self) -> None:
+        """Least privilege for the .sync integration, the manifests and the results."""
+        props = self.props
+        role = self.state_machine.role
+        def arn(service: str, resource: str) -> str:
+            return f"arn:{Aws.PARTITION}:{service}:{Aws.REGION}:{Aws.ACCOUNT_ID}:{resource}"
+
+        # SageMaker lower-cases job names in ARNs; the prefix is lower-case by construction.
+        jobs_arn = arn("sagemaker", f"training-job/{props.job_prefix.lower()}-*")
+        self.training_jobs_arn = jobs_arn
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="TrainingJobsOfThisProject",
+                actions=[
+                    "sagemaker:CreateTrainingJob",
+                    "sagemaker:DescribeTrainingJob",
+                    "sagemaker:StopTrainingJob",
+                    "sagemaker:AddTags",
+                    "sagemaker:ListTags",
+                ],
+                resources=[jobs_arn],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="PassOnlyTheSageMakerRole",
+                actions=["iam:PassRole"],
+                resources=[props.sagemaker_role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="SyncIntegrationEventRule",
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[arn("events", "rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule")],
+            )
+        )
+        # Exactly the manifest objects (Asset.grant_read would open the whole assets bucket).
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadManifests",
+                actions=["s3:GetObject"],
+                resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in self.assets.values()]
+                + [props.bucket.arn_for_objects(f"{self.upload_prefix}/*")],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="WriteResults",
+                actions=["s3:PutObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+                resources=[props.bucket.arn_for_objects(f"{self.results_prefix}/*")],
+            )
+        )
+
+    def wildcards(self) -> list[tuple[str, str]]:
+        """The wildcards this construct's role intends, with why (see nag.acknowledge_wildcards)."""
+        prefix = re.escape(self.props.job_prefix.lower())
+        return [
+            (
+                rf"Resource::arn:<AWS::Partition>:sagemaker:<AWS::Region>:<AWS::AccountId>:training-job/{prefix}-\*",
+                "Training jobs are created at run time with new names per execution; only names with this "
+                "project's prefix are allowed.",
+            ),
+            (
+                rf"Resource::.*/{re.escape(self.props.experiment)}/_(manifests|results)/\*",
+                "This experiment's uploaded manifests (read) and its ResultWriter output prefix (write); object "
+                "names are chosen at run time.",
+            ),
+            (
+                r'Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:\{"Fn::Select".*\}(/\w+)?:\*',
+                "aws-cdk-lib's Distributed Map policy: this state machine's own child executions (per map label).",
+            ),
+            (
+                r"Resource::\*",
+                "CloudWatch Logs vended log delivery and X-Ray actions support no resource-level permissions "
+                "(aws-cdk-lib's logging and tracing policy).",
+            ),
+        ]

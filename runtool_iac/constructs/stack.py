@@ -1,0 +1,189 @@
+"""``RuntoolStack``: one project → output bucket, SageMaker role, one state machine per experiment.
+
+The stack only wires constructs together; what each piece does lives in its
+construct. cdk-nag findings that are accepted are suppressed here, next to
+the resource, each with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from runtool_iac import manifest
+from runtool_iac.constructs.nag import acknowledge, acknowledge_wildcards
+from runtool_iac.constructs.experiment import ExperimentStateMachine, ExperimentStateMachineProps, JobGroup
+from runtool_iac.constructs.roles import DataAccess, SageMakerExecutionRole
+from runtool_iac.plan import Plan
+from runtool_iac.project import Project
+
+ADHOC = "adhoc"
+DEFAULT_GROUP = "default"
+
+
+def output_id(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
+
+
+@dataclass(frozen=True)
+class StackInputs:
+    project: Project
+    plans: dict[str, Plan]  # experiment name -> its plan (declared runs)
+    manifest_dir: Path  # where group manifests are written before being shipped as assets
+
+
+class RuntoolStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, inputs: StackInputs, **kwargs) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        project, settings = inputs.project, inputs.project.settings
+
+        self.bucket = self._bucket(settings.bucket)
+        self.log_group = logs.LogGroup(
+            self,
+            "ExecutionLogs",
+            log_group_name=f"/aws/vendedlogs/states/{self.stack_name}",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # RetentionDays is an enum of names; the schema already restricts the value to CloudWatch's list.
+        self.log_group.node.default_child.add_property_override("RetentionInDays", settings.log_retention_days)
+
+        self.unexplained_wildcards: list[str] = []
+        requests = [r for plan in inputs.plans.values() for r in plan.requests()]
+        outputs = sorted(inputs.plans) + [ADHOC]
+        if settings.role_arn:
+            role_arn = settings.role_arn
+        else:
+            execution = SageMakerExecutionRole(
+                self, "SageMakerExecutionRole", access=DataAccess.from_requests(requests, outputs), output_bucket=self.bucket
+            )
+            role_arn = execution.role.role_arn
+            self.unexplained_wildcards = acknowledge_wildcards(execution, execution.wildcards())
+
+        self.machines: dict[str, ExperimentStateMachine] = {}
+        for name, plan in sorted(inputs.plans.items()):
+            spec = project.experiments[name]
+            groups = []
+            for group in manifest.groups(plan):
+                path = inputs.manifest_dir / name / f"{group.id}.jsonl"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(group.jsonl())
+                groups.append(
+                    JobGroup(group.id, group.fields, spec.concurrency_for(group.instance_type), group.trials, str(path))
+                )
+            self.machines[name] = self._machine(
+                output_id(name),
+                ExperimentStateMachineProps(
+                    experiment=name,
+                    groups=tuple(groups),
+                    bucket=self.bucket,
+                    sagemaker_role_arn=role_arn,
+                    job_prefix=project.job_prefix,
+                    runs=plan.runs,
+                    tolerated_failure_percentage=spec.tolerated_failure_percentage,
+                    log_group=self.log_group,
+                ),
+            )
+        # Ad-hoc runs (Client.run): one group per capped instance type, the rest share one.
+        adhoc_groups = [
+            JobGroup(instance.replace(".", "-"), manifest.STANDARD_FIELDS, limit)
+            for instance, limit in sorted(settings.instance_limits.items())
+        ] + [JobGroup(DEFAULT_GROUP, manifest.STANDARD_FIELDS, settings.max_concurrency)]
+        self.machines[ADHOC] = self._machine(
+            "Adhoc",
+            ExperimentStateMachineProps(
+                experiment=ADHOC,
+                groups=tuple(adhoc_groups),
+                bucket=self.bucket,
+                sagemaker_role_arn=role_arn,
+                job_prefix=project.job_prefix,
+                runs=0,
+                tolerated_failure_percentage=settings.tolerated_failure_percentage,
+                log_group=self.log_group,
+            ),
+        )
+
+        for machine in self.machines.values():
+            self.unexplained_wildcards += acknowledge_wildcards(machine, machine.wildcards())
+        self._notifications(settings.notification_email, settings.notification_topic_arn)
+        CfnOutput(self, "OutputBucketName", value=self.bucket.bucket_name, description="Models and results")
+        CfnOutput(self, "SageMakerRoleArn", value=role_arn)
+        CfnOutput(self, "JobPrefix", value=project.job_prefix)
+        for name, machine in self.machines.items():
+            CfnOutput(self, f"{output_id(name)}StateMachineArn", value=machine.state_machine.state_machine_arn)
+            CfnOutput(self, f"{output_id(name)}ResultsLocation", value=f"s3://{self.bucket.bucket_name}/{machine.results_prefix}/")
+            CfnOutput(
+                self,
+                f"{output_id(name)}Groups",
+                value=json.dumps({g.id: g.max_concurrency for g in machine.props.groups}, separators=(",", ":")),
+                description="Job groups (one Distributed Map each) and their concurrency caps",
+            )
+
+    # ----------------------------------------------------------------------
+
+    def _bucket(self, existing: str | None) -> s3.IBucket:
+        if existing:
+            return s3.Bucket.from_bucket_name(self, "OutputBucket", existing)
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(access_logs, "AwsSolutions-S1", "This is the output bucket's access-log bucket; logging it to itself would loop.")
+        return s3.Bucket(
+            self,
+            "OutputBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=False,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="output-bucket/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _machine(self, construct_id: str, props: ExperimentStateMachineProps) -> ExperimentStateMachine:
+        return ExperimentStateMachine(self, construct_id, props)
+
+    def _notifications(self, email: str | None, topic_arn: str | None) -> None:
+        if not email and not topic_arn:
+            return
+        if topic_arn:
+            topic = sns.Topic.from_topic_arn(self, "Notifications", topic_arn)
+        else:
+            topic = sns.Topic(self, "Notifications", enforce_ssl=True, display_name=f"{self.stack_name} executions")
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+            acknowledge(
+                topic,
+                "AwsSolutions-SNS2",
+                "Messages are execution status changes, no data; the AWS managed SNS key cannot be used by "
+                "EventBridge, and SNS encrypts topics at rest by default.",
+            )
+        rule = events.Rule(
+            self,
+            "ExecutionEnded",
+            description="An experiment execution ended (succeeded, failed, timed out or was aborted)",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "status": ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"],
+                    "stateMachineArn": [m.state_machine.state_machine_arn for m in self.machines.values()],
+                },
+            ),
+        )
+        rule.add_target(targets.SnsTopic(topic))

@@ -1,0 +1,97 @@
+"""Manifests: a plan as the JSON-lines files a Distributed Map reads.
+
+Jobs are grouped by instance type (each group gets its own concurrency cap)
+and by the set of top-level request fields (a state's Parameters must name
+each field, and ``$sagemaker.*`` overrides may add some). Items are ordered
+run-major within a group, so the first ``runs × trials`` items of a group are
+exactly the jobs of its first ``runs`` runs (the state machine reads a prefix
+when started with fewer runs).
+
+The bucket and the role are filled in by the state machine at run time, so a
+manifest does not depend on deploy-time names and can be a static asset.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from runtool_iac.plan import Job, Plan
+
+# Fields the state machine sets itself (RoleArn, TrainingJobName) or completes (OutputDataConfig).
+STATE_MACHINE_FIELDS = ("RoleArn", "TrainingJobName")
+# The fields every plan request has; the generic state machine supports these only.
+STANDARD_FIELDS = (
+    "AlgorithmSpecification",
+    "HyperParameters",
+    "InputDataConfig",
+    "OutputDataConfig",
+    "ResourceConfig",
+    "StoppingCondition",
+    "Tags",
+)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Jobs one Distributed Map runs: one instance type and one set of request fields."""
+
+    id: str
+    instance_type: str
+    fields: tuple[str, ...]
+    jobs: tuple[Job, ...]
+    trials: int
+
+    def items(self) -> list[dict]:
+        return [item(job) for job in self.jobs]
+
+    def jsonl(self) -> str:
+        return "".join(json.dumps(i, ensure_ascii=False, separators=(",", ":")) + "\n" for i in self.items())
+
+
+def item(job: Job) -> dict:
+    """One manifest line: what the job is (for results tables) and its request."""
+    request = {k: v for k, v in job.request.items() if k not in STATE_MACHINE_FIELDS}
+    output = dict(request["OutputDataConfig"])
+    s3_path = output.pop("S3OutputPath")
+    request["OutputDataConfig"] = output
+    return {
+        "job": {
+            "name": job.name,
+            "algorithm": job.algorithm,
+            "dataset": job.dataset,
+            "run": job.run,
+            "runs": job.runs,
+            "run_configuration_id": job.run_configuration_id,
+            "instance_type": job.instance_type,
+            # s3://<bucket>/<output_key>: the bucket is the deployed one.
+            "output_key": s3_path.split("/", 3)[3],
+            "metrics": list(job.metrics),
+        },
+        "request": request,
+    }
+
+
+def group_id(instance_type: str, fields: tuple[str, ...]) -> str:
+    base = instance_type.replace(".", "-")
+    extra = sorted(set(fields) - set(STANDARD_FIELDS))
+    return base if not extra else base + "-" + "-".join(f.lower() for f in extra)
+
+
+def groups(plan: Plan) -> list[Group]:
+    """Deterministic groups (sorted by id), jobs run-major inside each."""
+    buckets: dict[tuple[str, tuple[str, ...]], list[tuple[int, Job]]] = {}
+    for index, job in enumerate(plan.jobs):
+        fields = tuple(sorted(k for k in job.request if k not in STATE_MACHINE_FIELDS))
+        buckets.setdefault((job.instance_type, fields), []).append((index, job))
+    out = []
+    for (instance_type, fields), members in buckets.items():
+        ordered = tuple(job for _, job in sorted(members, key=lambda pair: (pair[1].run, pair[0])))
+        trials = len({job.run_configuration_id for job in ordered})
+        out.append(Group(group_id(instance_type, fields), instance_type, fields, ordered, trials))
+    return sorted(out, key=lambda g: g.id)
+
+
+def read_jsonl(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -1,0 +1,337 @@
+"""Job results in Step Functions' ResultWriter format, read back into tables.
+
+A Distributed Map with a ResultWriter leaves, per map run,
+``<prefix>/<map-run-id>/manifest.json`` and ``SUCCEEDED_n.json`` /
+``FAILED_n.json`` / ``PENDING_n.json``: JSON arrays of child executions, each
+with the item ``Input`` and the ``Output`` (succeeded) or ``Error``/``Cause``
+(failed). Local mode writes the same files, so one reader serves both, and
+``runtool-iac results --pivot`` works on a cloud execution or a local folder.
+
+What the state machine puts in them (see constructs/experiment.py):
+- ``Output``: ``{"job": <manifest job>, "result": <trimmed DescribeTrainingJob>}``
+- ``Cause`` of a failed item: ``{"job": <manifest job>, "error": ..., "cause": ...}``
+  where ``cause`` is the task's own Cause (for a failed training job, the
+  DescribeTrainingJob JSON with ``FailureReason``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+RESULT_KINDS = ("SUCCEEDED", "FAILED", "PENDING")
+COLUMNS = (
+    "job_name", "algorithm", "dataset", "run", "status", "duration_s", "billable_s", "failure_reason", "metrics",
+)
+
+
+@dataclass
+class JobResult:
+    job_name: str
+    algorithm: str
+    dataset: str
+    run: int
+    status: str  # Completed | Failed | Stopped | Aborted | Pending
+    failure_reason: str = ""
+    metrics: dict[str, float] = field(default_factory=dict)
+    training_seconds: float | None = None
+    billable_seconds: float | None = None
+    model_artifacts: str | None = None
+    instance_type: str = ""
+    run_configuration_id: str = ""
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "job_name": self.job_name,
+            "algorithm": self.algorithm,
+            "dataset": self.dataset,
+            "run": self.run,
+            "status": self.status,
+            "duration_s": _num(self.training_seconds),
+            "billable_s": _num(self.billable_seconds),
+            "failure_reason": self.failure_reason,
+            "metrics": ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(self.metrics.items())),
+        }
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}"
+
+
+# ----------------------------------------------------------------- writing
+
+
+def succeeded_entry(job_input: dict, result: dict, name: str) -> dict:
+    """A SUCCEEDED_n.json entry as a Distributed Map writes it (fields we read)."""
+    return {
+        "Name": name,
+        "Status": "SUCCEEDED",
+        "Input": json.dumps(job_input, separators=(",", ":")),
+        "Output": json.dumps({"job": job_input["job"], "result": result}, separators=(",", ":")),
+    }
+
+
+def failed_entry(job_input: dict, error: str, cause: str, name: str, status: str = "FAILED") -> dict:
+    return {
+        "Name": name,
+        "Status": status,
+        "Input": json.dumps(job_input, separators=(",", ":")),
+        "Error": "TrainingJobFailed",
+        "Cause": json.dumps({"job": job_input["job"], "error": error, "cause": cause}, separators=(",", ":")),
+    }
+
+
+def write_result_files(folder: Path, entries: Iterable[dict]) -> Path:
+    """Write ResultWriter-style files for ``entries`` into ``folder`` (created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    by_kind: dict[str, list[dict]] = {kind: [] for kind in RESULT_KINDS}
+    for entry in entries:
+        kind = "SUCCEEDED" if entry["Status"] == "SUCCEEDED" else ("PENDING" if entry["Status"] == "PENDING" else "FAILED")
+        by_kind[kind].append(entry)
+    files: dict[str, list[dict]] = {}
+    for kind, items in by_kind.items():
+        files[kind] = []
+        if items:
+            name = f"{kind}_0.json"
+            text = json.dumps(items, indent=1)
+            _atomic_write(folder / name, text)
+            files[kind].append({"Key": name, "Size": len(text)})
+    manifest = {"DestinationBucket": None, "MapRunArn": None, "ResultFiles": files}
+    _atomic_write(folder / "manifest.json", json.dumps(manifest, indent=1))
+    return folder
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+# ----------------------------------------------------------------- reading
+
+
+def parse_entries(kind: str, entries: list[dict]) -> list[JobResult]:
+    return [_parse(kind, e) for e in entries]
+
+
+def _loads(text: Any) -> Any:
+    if isinstance(text, str):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return text
+
+
+def _parse(kind: str, entry: dict) -> JobResult:
+    job_input = _loads(entry.get("Input")) or {}
+    job = job_input.get("job", {}) if isinstance(job_input, dict) else {}
+    base = JobResult(
+        job_name=job.get("name", entry.get("Name", "")),
+        algorithm=job.get("algorithm", ""),
+        dataset=job.get("dataset", ""),
+        run=int(job.get("run", 0)),
+        status="Pending",
+        instance_type=job.get("instance_type", ""),
+        run_configuration_id=job.get("run_configuration_id", ""),
+    )
+    if kind == "SUCCEEDED":
+        output = _loads(entry.get("Output")) or {}
+        result = output.get("result", {}) if isinstance(output, dict) else {}
+        base.job_name = result.get("TrainingJobName", base.job_name)
+        base.status = result.get("TrainingJobStatus", "Completed")
+        base.metrics = _metrics(result.get("FinalMetricDataList"))
+        base.training_seconds = result.get("TrainingTimeInSeconds")
+        base.billable_seconds = result.get("BillableTimeInSeconds")
+        base.model_artifacts = result.get("ModelArtifacts")
+        return base
+    if kind == "PENDING":
+        return base
+    cause = _loads(entry.get("Cause")) or {}
+    inner = _loads(cause.get("cause")) if isinstance(cause, dict) else cause
+    error = cause.get("error", entry.get("Error", "")) if isinstance(cause, dict) else entry.get("Error", "")
+    base.status = "Aborted" if entry.get("Status") == "ABORTED" else "Failed"
+    if isinstance(inner, dict):
+        # A training job that ran and failed: SageMaker's description of it.
+        base.job_name = inner.get("TrainingJobName", base.job_name)
+        base.status = inner.get("TrainingJobStatus", base.status)
+        base.failure_reason = inner.get("FailureReason", "") or error
+        base.metrics = _metrics(inner.get("FinalMetricDataList"))
+        base.training_seconds = inner.get("TrainingTimeInSeconds")
+        base.billable_seconds = inner.get("BillableTimeInSeconds")
+    else:
+        base.failure_reason = f"{error}: {inner}" if inner else error
+    return base
+
+
+def _metrics(data: Any) -> dict[str, float]:
+    """FinalMetricDataList, flattened (the state machine selects it with `$..`, a list of lists)."""
+    out: dict[str, float] = {}
+
+    def walk(value: Any) -> None:
+        if isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, dict) and "MetricName" in value:
+            try:
+                out[value["MetricName"]] = float(value["Value"])
+            except (TypeError, ValueError):
+                pass
+
+    walk(data)
+    return out
+
+
+def read_local(folder: str | Path) -> list[JobResult]:
+    """Results below a local folder (every manifest.json found, e.g. one per run)."""
+    folder = Path(folder)
+    manifests = sorted(folder.rglob("manifest.json"))
+    results: list[JobResult] = []
+    for manifest_path in manifests:
+        manifest = json.loads(manifest_path.read_text())
+        for kind in RESULT_KINDS:
+            for ref in manifest.get("ResultFiles", {}).get(kind, []):
+                path = manifest_path.parent / Path(ref["Key"]).name
+                results += parse_entries(kind, json.loads(path.read_text()))
+    return sort_results(results)
+
+
+def sort_results(results: list[JobResult]) -> list[JobResult]:
+    return sorted(results, key=lambda r: (r.algorithm, r.dataset, r.run, r.job_name))
+
+
+# ------------------------------------------------------------------ tables
+
+
+def to_json(results: list[JobResult]) -> str:
+    return json.dumps([asdict(r) for r in results], indent=2) + "\n"
+
+
+def to_csv(results: list[JobResult]) -> str:
+    buffer = io.StringIO()
+    metric_names = sorted({m for r in results for m in r.metrics})
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([c for c in COLUMNS if c != "metrics"] + metric_names)
+    for r in results:
+        row = r.row()
+        writer.writerow([row[c] for c in COLUMNS if c != "metrics"] + [_fmt(r.metrics[m]) if m in r.metrics else "" for m in metric_names])
+    return buffer.getvalue()
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_table(results: list[JobResult]) -> str:
+    rows = [[str(r.row()[c]) for c in COLUMNS] for r in results]
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    return text_table(list(COLUMNS), rows) + f"\n{len(results)} jobs ({summary})\n"
+
+
+@dataclass
+class Pivot:
+    metric: str
+    algorithms: list[str]
+    datasets: list[str]
+    cells: dict[tuple[str, str], list[float]]
+
+    def mean(self, algorithm: str, dataset: str) -> float | None:
+        values = self.cells.get((algorithm, dataset))
+        return statistics.fmean(values) if values else None
+
+    def std(self, algorithm: str, dataset: str) -> float | None:
+        values = self.cells.get((algorithm, dataset))
+        if not values:
+            return None
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    def cell_text(self, algorithm: str, dataset: str) -> str:
+        values = self.cells.get((algorithm, dataset))
+        if not values:
+            return "-"
+        return f"{_fmt(self.mean(algorithm, dataset))} ± {_fmt(self.std(algorithm, dataset))} (n={len(values)})"
+
+    def to_table(self) -> str:
+        header = [f"{self.metric} (mean ± std)"] + self.datasets
+        rows = [[a] + [self.cell_text(a, d) for d in self.datasets] for a in self.algorithms]
+        return text_table(header, rows)
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["algorithm"] + [f"{d} mean" for d in self.datasets] + [f"{d} std" for d in self.datasets])
+        for a in self.algorithms:
+            means = [self.mean(a, d) for d in self.datasets]
+            stds = [self.std(a, d) for d in self.datasets]
+            writer.writerow([a] + ["" if m is None else _fmt(m) for m in means] + ["" if s is None else _fmt(s) for s in stds])
+        return buffer.getvalue()
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "metric": self.metric,
+                "rows": [
+                    {"algorithm": a, "dataset": d, "mean": self.mean(a, d), "std": self.std(a, d), "n": len(self.cells.get((a, d), []))}
+                    for a in self.algorithms
+                    for d in self.datasets
+                ],
+            },
+            indent=2,
+        ) + "\n"
+
+
+def pivot(results: list[JobResult], metric: str) -> Pivot:
+    """Algorithm × dataset matrix of ``metric`` over completed runs."""
+    available = sorted({m for r in results for m in r.metrics})
+    if metric not in available:
+        raise ValueError(f"no job reported metric '{metric}' (available: {', '.join(available) or 'none'})")
+    cells: dict[tuple[str, str], list[float]] = {}
+    for r in results:
+        value = r.metrics.get(metric)
+        if r.status == "Completed" and value is not None and math.isfinite(value):
+            cells.setdefault((r.algorithm, r.dataset), []).append(value)
+    algorithms = sorted({r.algorithm for r in results})
+    datasets = sorted({r.dataset for r in results})
+    return Pivot(metric, algorithms, datasets, cells)
+
+
+def plot(p: Pivot, path: str | Path) -> Path:
+    """The pivot as an annotated heatmap PNG (matplotlib, headless)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = [[p.mean(a, d) if p.mean(a, d) is not None else math.nan for d in p.datasets] for a in p.algorithms]
+    fig, ax = plt.subplots(figsize=(1.8 + 1.6 * len(p.datasets), 1.2 + 0.6 * len(p.algorithms)))
+    image = ax.imshow(data, cmap="viridis_r", aspect="auto")
+    ax.set_xticks(range(len(p.datasets)), p.datasets, rotation=30, ha="right")
+    ax.set_yticks(range(len(p.algorithms)), p.algorithms)
+    for i, a in enumerate(p.algorithms):
+        for j, d in enumerate(p.datasets):
+            mean = p.mean(a, d)
+            text = "-" if mean is None else f"{_fmt(mean)}\n± {_fmt(p.std(a, d) or 0.0)}"
+            ax.text(j, i, text, ha="center", va="center", color="white", fontsize=8)
+    fig.colorbar(image, ax=ax, label=p.metric)
+    ax.set_title(f"{p.metric}: mean ± std over runs")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
