@@ -66,3 +66,42 @@ class Client:
         planned = self.plan(experiment, runs, experiment_name, tags)
         (file or sys.stdout).write(render.table(planned))
         return planned.requests()
+
+    def run(
+        self,
+        experiment: Any,
+        runs: int = 1,
+        experiment_name: str = DEFAULT_EXPERIMENT_NAME,
+        tags: Mapping[str, Any] | None = None,
+        execution_name: str | None = None,
+    ) -> list[str]:
+        """Start ``experiment`` on the deployed project's ad-hoc state machine; returns the job names.
+
+        A constant number of AWS calls whatever the number of jobs: the
+        manifest is uploaded and Step Functions fans the jobs out.
+        """
+        from runtool_iac.runner import Runner, RunnerError
+
+        runner = Runner(self._stack_name(), session=self.session)
+        deployment = runner.deployment()
+        for given, deployed, what in ((self.bucket, deployment.bucket, "bucket"), (self.role_arn, deployment.role_arn, "role_arn")):
+            if given not in (PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, deployed):
+                raise RunnerError(f"{what} {given!r} differs from the deployed stack's {deployed!r}; jobs use the deployed one")
+        planned = build_plan(
+            experiment,
+            runs=runs,
+            experiment_name=experiment_name,
+            bucket=deployment.bucket,
+            role_arn=deployment.role_arn,
+            tags={**self.tags, **(tags or {})},
+            name_prefix=deployment.job_prefix,
+        )
+        self.last_started = runner.start_plan(planned, name=execution_name)
+        return self.last_started.job_names
+
+    def _stack_name(self) -> str:
+        if self.stack_name:
+            return self.stack_name
+        from runtool_iac.project import load_project
+
+        return load_project().stack_name()

@@ -175,7 +175,7 @@ def _parse(kind: str, entry: dict) -> JobResult:
 
 
 def _metrics(data: Any) -> dict[str, float]:
-    """FinalMetricDataList, flattened (the state machine selects it with `$..`, a list of lists)."""
+    """FinalMetricDataList as {name: value}, whatever the nesting of lists around it."""
     out: dict[str, float] = {}
 
     def walk(value: Any) -> None:

@@ -75,7 +75,7 @@ class ExperimentStateMachineProps:
 
 @jsii.implements(sfn.IItemReader)
 class JsonLinesReader:
-    """ItemReader for a JSON-lines object whose bucket, key and MaxItems come from variables.
+    """ItemReader for a JSON-lines object whose bucket, key and MaxItems come from the state input.
 
     aws-cdk-lib's S3JsonLItemReader takes a fixed key and a fixed MaxItems;
     we need both at run time (a declared manifest or an uploaded one, and a
@@ -125,8 +125,9 @@ class ScopedResultWriter(sfn.ResultWriterV2):
         return []
 
 
-def _group_var(group: JobGroup, what: str) -> str:
-    return f"{what}_{group.id.replace('-', '_')}"
+def _key(group: JobGroup) -> str:
+    """The group's key in state data (JSONPath dot notation takes no '-')."""
+    return group.id.replace("-", "_")
 
 
 class ExperimentStateMachine(Construct):
@@ -175,7 +176,12 @@ class ExperimentStateMachine(Construct):
     # ------------------------------------------------------------ prologue
 
     def _prologue(self) -> tuple[sfn.IChainable, list[sfn.INextable]]:
-        """Resolve the input into variables: runs, token, manifest location, item limits."""
+        """Resolve the input into state data: ``cfg`` (runs, token, manifest), bucket,
+        results prefix, and ``manifest`` (where each group's items are, how many to read).
+
+        Plain state data rather than workflow variables: a Distributed Map's
+        ItemReader, ItemSelector and ResultWriter all read the Map state's input.
+        """
         props = self.props
         declared = props.runs > 0
         defaults = sfn.Pass(
@@ -183,10 +189,7 @@ class ExperimentStateMachine(Construct):
             "Defaults",
             state_name="Defaults",
             parameters={
-                "defaults": {
-                    "runs": props.runs if declared else 1,
-                    "token.$": TOKEN_EXPRESSION,
-                },
+                "defaults": {"runs": props.runs if declared else 1, "token.$": TOKEN_EXPRESSION},
                 "input.$": "$",
             },
         )
@@ -194,7 +197,7 @@ class ExperimentStateMachine(Construct):
             self,
             "ReadInput",
             state_name="ReadInput",
-            assign={
+            parameters={
                 "cfg.$": "States.JsonMerge($.defaults, $.input, false)",
                 "bucket": props.bucket.bucket_name,
                 "results_prefix.$": f"States.Format('{self.results_prefix}/{{}}', $$.Execution.Name)",
@@ -216,51 +219,49 @@ class ExperimentStateMachine(Construct):
             self,
             "UseUploadedManifest",
             state_name="UseUploadedManifest",
-            assign={
-                "manifest_bucket.$": "$cfg.manifest.bucket",
-                **{
-                    _group_var(g, "key") + ".$": f"States.Format('{{}}/{g.id}.jsonl', $cfg.manifest.prefix)"
-                    for g in props.groups
+            result_path="$.manifest",
+            parameters={
+                "bucket.$": "$.cfg.manifest.bucket",
+                "keys": {
+                    f"{_key(g)}.$": f"States.Format('{{}}/{g.id}.jsonl', $.cfg.manifest.prefix)" for g in props.groups
                 },
-                **{_group_var(g, "items"): ALL_ITEMS for g in props.groups},
+                "items": {_key(g): ALL_ITEMS for g in props.groups},
             },
         )
         check = sfn.Choice(self, "CheckInput", state_name="CheckInput")
         check.when(
             sfn.Condition.or_(
-                sfn.Condition.not_(sfn.Condition.is_numeric("$cfg.runs")),
-                sfn.Condition.number_less_than("$cfg.runs", 1),
-                sfn.Condition.number_greater_than("$cfg.runs", MAX_RUNS_INPUT),
-                sfn.Condition.not_(sfn.Condition.is_string("$cfg.token")),
+                sfn.Condition.not_(sfn.Condition.is_numeric("$.cfg.runs")),
+                sfn.Condition.number_less_than("$.cfg.runs", 1),
+                sfn.Condition.number_greater_than("$.cfg.runs", MAX_RUNS_INPUT),
+                sfn.Condition.not_(sfn.Condition.is_string("$.cfg.token")),
             ),
             invalid,
         )
-        check.when(sfn.Condition.is_present("$cfg.manifest"), uploaded)
-        if declared:
-            asset_bucket = next(iter(self.assets.values())).s3_bucket_name if self.assets else props.bucket.bucket_name
-            declared_manifest = sfn.Pass(
-                self,
-                "UseDeclaredManifest",
-                state_name="UseDeclaredManifest",
-                assign={
-                    "manifest_bucket": asset_bucket,
-                    **{_group_var(g, "key"): self.assets[g.id].s3_object_key for g in props.groups},
-                    **{
-                        # Items are run-major: the first runs × trials items are the first `runs` runs.
-                        _group_var(g, "items") + ".$": "States.ArrayGetItem(States.Array("
-                        + ", ".join(str(g.trials * r) for r in range(1, props.runs + 1))
-                        + "), States.MathAdd($cfg.runs, -1))"
-                        for g in props.groups
-                    },
-                },
-            )
-            check.when(sfn.Condition.number_greater_than("$cfg.runs", props.runs), invalid)
-            check.otherwise(declared_manifest)
-            locate: list[sfn.INextable] = [uploaded, declared_manifest]
-        else:
+        check.when(sfn.Condition.is_present("$.cfg.manifest"), uploaded)
+        if not declared:
             check.otherwise(invalid)
-            locate = [uploaded]
-        return defaults.next(read_input).next(check), locate
+            return defaults.next(read_input).next(check), [uploaded]
+        declared_manifest = sfn.Pass(
+            self,
+            "UseDeclaredManifest",
+            state_name="UseDeclaredManifest",
+            result_path="$.manifest",
+            parameters={
+                "bucket": next(iter(self.assets.values())).s3_bucket_name,
+                "keys": {_key(g): self.assets[g.id].s3_object_key for g in props.groups},
+                # Items are run-major: the first runs × trials items are the first `runs` runs.
+                "items": {
+                    f"{_key(g)}.$": "States.ArrayGetItem(States.Array("
+                    + ", ".join(str(g.trials * r) for r in range(1, props.runs + 1))
+                    + "), States.MathAdd($.cfg.runs, -1))"
+                    for g in props.groups
+                },
+            },
+        )
+        check.when(sfn.Condition.number_greater_than("$.cfg.runs", props.runs), invalid)
+        check.otherwise(declared_manifest)
+        return defaults.next(read_input).next(check), [uploaded, declared_manifest]
 
     # ---------------------------------------------------------- one group
 
@@ -273,21 +274,21 @@ class ExperimentStateMachine(Construct):
             state_name=f"Jobs {group.id}",
             label=label,
             item_reader=JsonLinesReader(
-                "$manifest_bucket", "$" + _group_var(group, "key"), "$" + _group_var(group, "items")
+                "$.manifest.bucket", f"$.manifest.keys.{_key(group)}", f"$.manifest.items.{_key(group)}"
             ),
             item_selector={
                 "job.$": "$$.Map.Item.Value.job",
                 "request.$": "$$.Map.Item.Value.request",
-                "token.$": "$token",
+                "token.$": "$.cfg.token",
                 "output": {
-                    "S3OutputPath.$": "States.Format('s3://{}/{}', $bucket, $$.Map.Item.Value.job.output_key)"
+                    "S3OutputPath.$": "States.Format('s3://{}/{}', $.bucket, $$.Map.Item.Value.job.output_key)"
                 },
             },
             max_concurrency=group.max_concurrency,
             tolerated_failure_percentage=props.tolerated_failure_percentage,
             # Child executions must be STANDARD: EXPRESS ones cannot wait on .sync jobs.
             map_execution_type=sfn.StateMachineType.STANDARD,
-            result_writer_v2=ScopedResultWriter(bucket=props.bucket, prefix=sfn.JsonPath.string_at("$results_prefix")),
+            result_writer_v2=ScopedResultWriter(bucket=props.bucket, prefix=sfn.JsonPath.string_at("$.results_prefix")),
         )
         job_map.item_processor(self._processor(group))
         return job_map
@@ -313,15 +314,15 @@ class ExperimentStateMachine(Construct):
                 "Type": "Task",
                 "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createTrainingJob.sync",
                 "Parameters": parameters,
-                # Only fields every completed job has, plus the metrics: `$..` yields a
-                # (possibly empty) list instead of failing when SageMaker reports none.
+                # Only fields every completed job has, plus the metrics: a wildcard path yields
+                # a (possibly empty) list instead of failing when SageMaker reports none.
                 "ResultSelector": {
                     "TrainingJobName.$": "$.TrainingJobName",
                     "TrainingJobStatus.$": "$.TrainingJobStatus",
                     "ModelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
                     "BillableTimeInSeconds.$": "$.BillableTimeInSeconds",
                     "TrainingTimeInSeconds.$": "$.TrainingTimeInSeconds",
-                    "FinalMetricDataList.$": "$..FinalMetricDataList",
+                    "FinalMetricDataList.$": "$.FinalMetricDataList[*]",
                 },
                 "ResultPath": "$.result",
             },

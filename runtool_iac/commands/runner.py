@@ -1,0 +1,241 @@
+"""CLI commands that talk to a deployed project: run, status, stop, redrive, results, list."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from runtool_iac.cli import handle_errors
+
+AWS_OPTIONS = [
+    click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml (default: found upward from here)."),
+    click.option("--stack", "stack_name", default=None, help="Stack name (default: from runtool.yml)."),
+    click.option("--profile", default=None, help="AWS profile."),
+    click.option("--region", default=None, help="AWS region."),
+    click.option("--endpoint-url", default=None, help="AWS endpoint (e.g. a local moto server)."),
+    click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True),
+]
+
+
+def aws_options(func: Callable) -> Callable:
+    for option in reversed(AWS_OPTIONS):
+        func = option(func)
+    return func
+
+
+def runner_errors(func: Callable) -> Callable:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from runtool_iac.runner import RunnerError
+
+        try:
+            return func(*args, **kwargs)
+        except RunnerError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _project(project_file: str | None):
+    from runtool_iac.project import load_project
+
+    return load_project(project_file)
+
+
+def _runner(project_file: str | None, stack_name: str | None, profile: str | None, region: str | None, endpoint_url: str | None):
+    from runtool_iac.runner import Runner
+
+    if stack_name is None:
+        stack_name = _project(project_file).stack_name()
+    return Runner(stack_name, region=region, endpoint_url=endpoint_url, profile=profile)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+@click.command("run")
+@click.argument("experiment")
+@click.option("--runs", type=click.IntRange(1, 1000), default=None, help="Repetitions (default: as declared).")
+@click.option("--name", default=None, help="Execution name (default: EXPERIMENT-<UTC time>). Reusing a name never starts jobs twice.")
+@click.option("--wait", is_flag=True, help="Follow the execution with a progress bar; exit 1 unless it succeeds.")
+@aws_options
+@handle_errors
+@runner_errors
+def run_command(experiment: str, runs: int | None, name: str | None, wait: bool, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
+    """Start a deployed EXPERIMENT (declared in runtool.yml) and print its job names.
+
+    \b
+    Example:
+      runtool-iac run bench --runs 5 --wait
+    """
+    project = _project(project_file)
+    runner = _runner(project_file, stack_name or project.stack_name(), profile, region, endpoint_url)
+    declared = project.plan(experiment)
+    started = runner.start(experiment, declared, runs=runs, name=name, plan_for_runs=lambda n: project.plan(experiment, runs=n))
+    if fmt == "json":
+        _echo_json(started.__dict__)
+    else:
+        if started.already_existed:
+            click.echo(f"execution {started.execution_name} already exists ({started.status}); not started again")
+        click.echo(f"execution: {started.execution_arn}")
+        click.echo(f"console:   {started.console_url}")
+        click.echo(f"{len(started.job_names)} training jobs:")
+        for job_name in started.job_names:
+            click.echo(f"  {job_name}")
+    if wait:
+        final = _follow(runner, started.execution_arn, total=len(started.job_names))
+        sys.exit(0 if final.status == "SUCCEEDED" else 1)
+
+
+def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float = 10.0) -> Any:
+    """A live progress bar of succeeded/failed/running jobs (rich; plain lines when not a terminal)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[detail]}"), TimeElapsedColumn(), console=console, transient=False,
+    ) as progress:
+        task = progress.add_task("jobs", total=total, detail="")
+
+        def update(status: Any) -> None:
+            counts = status.totals()
+            done = counts.get("succeeded", 0) + counts.get("failed", 0) + counts.get("aborted", 0) + counts.get("timedOut", 0)
+            progress.update(
+                task,
+                completed=done,
+                detail=f"✓ {counts.get('succeeded', 0)}  ✗ {counts.get('failed', 0)}  ▶ {counts.get('running', 0)}  [{status.status}]",
+            )
+
+        final = runner.wait(execution_arn, on_status=update, poll_seconds=poll_seconds)
+    click.echo(f"{final.status}: {final.execution_arn}" + (f" ({final.error}: {final.cause})" if final.error else ""))
+    return final
+
+
+@click.command("status")
+@click.argument("execution")
+@aws_options
+@handle_errors
+@runner_errors
+def status_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
+    """Show an EXECUTION (ARN or name): state, and job counts per instance-type group.
+
+    \b
+    Example:
+      runtool-iac status bench-20261126-101500
+    """
+    from runtool_iac.results import text_table
+
+    status = _runner(project_file, stack_name, profile, region, endpoint_url).status(execution)
+    if fmt == "json":
+        _echo_json({**status.__dict__, "groups": [g.__dict__ for g in status.groups], "totals": status.totals()})
+        return
+    click.echo(f"{status.name}: {status.status}" + (f" ({status.error}: {status.cause})" if status.error else ""))
+    columns = ["pending", "running", "succeeded", "failed", "aborted", "timedOut", "total"]
+    rows = [[g.label] + [str(g.counts.get(c, 0)) for c in columns] for g in status.groups]
+    rows.append(["all"] + [str(status.totals().get(c, 0)) for c in columns])
+    click.echo(text_table(["group"] + columns, rows), nl=False)
+
+
+@click.command("stop")
+@click.argument("execution")
+@aws_options
+@handle_errors
+@runner_errors
+def stop_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
+    """Stop an EXECUTION; Step Functions stops its running training jobs.
+
+    \b
+    Example:
+      runtool-iac stop bench-20261126-101500
+    """
+    arn = _runner(project_file, stack_name, profile, region, endpoint_url).stop(execution)
+    click.echo(f"stopped: {arn}")
+
+
+@click.command("redrive")
+@click.argument("execution")
+@aws_options
+@handle_errors
+@runner_errors
+def redrive_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
+    """Re-run only the failed or aborted jobs of an EXECUTION (new job names, same execution).
+
+    \b
+    Example:
+      runtool-iac redrive bench-20261126-101500
+    """
+    arn = _runner(project_file, stack_name, profile, region, endpoint_url).redrive(execution)
+    click.echo(f"redriving: {arn}")
+
+
+@click.command("results")
+@click.argument("execution")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--pivot", "metric", default=None, help="Algorithm × dataset matrix of METRIC (mean ± std over runs).")
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None, help="Draw the pivot as a heatmap PNG.")
+@click.option("--project", "project_file", type=click.Path(), default=None)
+@click.option("--stack", "stack_name", default=None)
+@click.option("--profile", default=None)
+@click.option("--region", default=None)
+@click.option("--endpoint-url", default=None)
+@handle_errors
+@runner_errors
+def results_command(execution: str, fmt: str, metric: str | None, plot_file: str | None, project_file, stack_name, profile, region, endpoint_url) -> None:
+    """One row per job of an EXECUTION (or of a local-mode output folder).
+
+    \b
+    Examples:
+      runtool-iac results bench-20261126-101500 --pivot MASE
+      runtool-iac results runtool-output/bench --pivot MASE --plot mase.png
+    """
+    from runtool_iac import results as res
+
+    if Path(execution).is_dir():
+        rows = res.read_local(execution)
+    else:
+        rows = _runner(project_file, stack_name, profile, region, endpoint_url).results(execution)
+    if not rows:
+        raise click.ClickException(f"no results for {execution} yet (results are written when each job group finishes)")
+    if metric or plot_file:
+        if not metric:
+            raise click.UsageError("--plot needs --pivot METRIC")
+        try:
+            table = res.pivot(rows, metric)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo({"table": table.to_table, "csv": table.to_csv, "json": table.to_json}[fmt](), nl=False)
+        if plot_file:
+            click.echo(f"plot: {res.plot(table, plot_file)}", err=True)
+        return
+    click.echo({"table": res.to_table, "csv": res.to_csv, "json": res.to_json}[fmt](rows), nl=False)
+
+
+@click.command("list")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@aws_options
+@handle_errors
+@runner_errors
+def list_command(limit: int, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
+    """Recent executions of the project's experiments.
+
+    \b
+    Example:
+      runtool-iac list --limit 5
+    """
+    from runtool_iac.results import text_table
+
+    rows = _runner(project_file, stack_name, profile, region, endpoint_url).list(limit)
+    if fmt == "json":
+        _echo_json(rows)
+        return
+    table = [[r["experiment"], r["name"], r["status"], str(r.get("startDate", "")), str(r.get("stopDate", "") or "")] for r in rows]
+    click.echo(text_table(["experiment", "execution", "status", "started", "stopped"], table), nl=False)
