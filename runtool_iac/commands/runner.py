@@ -65,10 +65,11 @@ def _echo_json(value: Any) -> None:
 @click.option("--runs", type=click.IntRange(1, 1000), default=None, help="Repetitions (default: as declared).")
 @click.option("--name", default=None, help="Execution name (default: EXPERIMENT-<UTC time>). Reusing a name never starts jobs twice.")
 @click.option("--wait", is_flag=True, help="Follow the execution with a progress bar; exit 1 unless it succeeds.")
+@click.option("--poll-seconds", type=click.FloatRange(0.01, 3600), default=10.0, show_default=True, help="With --wait: how often to poll.")
 @aws_options
 @handle_errors
 @runner_errors
-def run_command(experiment: str, runs: int | None, name: str | None, wait: bool, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
+def run_command(experiment: str, runs: int | None, name: str | None, wait: bool, poll_seconds: float, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Start a deployed EXPERIMENT (declared in runtool.yml) and print its job names.
 
     \b
@@ -90,11 +91,11 @@ def run_command(experiment: str, runs: int | None, name: str | None, wait: bool,
         for job_name in started.job_names:
             click.echo(f"  {job_name}")
     if wait:
-        final = _follow(runner, started.execution_arn, total=len(started.job_names))
+        final = _follow(runner, started.execution_arn, total=len(started.job_names), poll_seconds=poll_seconds)
         sys.exit(0 if final.status == "SUCCEEDED" else 1)
 
 
-def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float = 10.0) -> Any:
+def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float) -> Any:
     """A live progress bar of succeeded/failed/running jobs (rich; plain lines when not a terminal)."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
