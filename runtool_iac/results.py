@@ -193,12 +193,18 @@ def _metrics(data: Any) -> dict[str, float]:
 
 
 def read_local(folder: str | Path) -> list[JobResult]:
-    """Results below a local folder (every manifest.json found, e.g. one per run)."""
+    """Results below a local folder: every ``_results/**/manifest.json`` (one per run).
+
+    Only files under a ``_results`` folder count: job folders next to them may
+    hold an algorithm's own ``manifest.json``.
+    """
     folder = Path(folder)
-    manifests = sorted(folder.rglob("manifest.json"))
+    manifests = sorted(m for m in folder.rglob("manifest.json") if "_results" in m.resolve().parts)
     results: list[JobResult] = []
     for manifest_path in manifests:
         manifest = json.loads(manifest_path.read_text())
+        if not isinstance(manifest, dict):
+            continue
         for kind in RESULT_KINDS:
             for ref in manifest.get("ResultFiles", {}).get(kind, []):
                 path = manifest_path.parent / Path(ref["Key"]).name
@@ -265,7 +271,7 @@ class Pivot:
         values = self.cells.get((algorithm, dataset))
         if not values:
             return "-"
-        return f"{_fmt(self.mean(algorithm, dataset))} ± {_fmt(self.std(algorithm, dataset))} (n={len(values)})"
+        return f"{self.mean(algorithm, dataset):.3f} ± {self.std(algorithm, dataset):.3f} (n={len(values)})"
 
     def to_table(self) -> str:
         header = [f"{self.metric} (mean ± std)"] + self.datasets

@@ -17,7 +17,7 @@ The definition never inlines jobs, so its size does not depend on their number.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jsii
@@ -70,7 +70,6 @@ class ExperimentStateMachineProps:
     runs: int = 0  # declared runs; 0 = ad-hoc machine (manifest location required in the input)
     tolerated_failure_percentage: float = 0.0
     log_group: logs.ILogGroup | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @jsii.implements(sfn.IItemReader)

@@ -27,6 +27,7 @@ import json
 import os
 import sys
 import traceback
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -124,8 +125,13 @@ def scale_of(series: np.ndarray) -> float:
     return scale if scale > 0 else 1.0
 
 
-def fit_ar(train: list[np.ndarray], lags: int, ridge: float) -> np.ndarray:
-    """Least-squares weights of ``[last `lags` values, 1] -> next value`` over all series."""
+def fit_ar(train: list[np.ndarray], lags: int, ridge: float, seed: int) -> np.ndarray:
+    """Least-squares weights of ``[last `lags` values, 1] -> next value`` over all series.
+
+    Fitted on a random 80% of the training windows (a bootstrap-like
+    subsample, seeded per job), so repeated runs differ as a stochastic
+    learner's would and the results' ± is meaningful.
+    """
     rows, targets = [], []
     for series in train:
         z = series / scale_of(series)
@@ -137,6 +143,8 @@ def fit_ar(train: list[np.ndarray], lags: int, ridge: float) -> np.ndarray:
     if not rows:
         raise InputError(f"every train series is shorter than lags + 1 = {lags + 1} points")
     x, y = np.vstack(rows), np.concatenate(targets)
+    keep = np.random.default_rng(seed).random(len(y)) < 0.8
+    x, y = x[keep], y[keep]
     if ridge == 0:
         return np.linalg.lstsq(x, y, rcond=None)[0]
     penalty = ridge * np.eye(x.shape[1])
@@ -190,7 +198,9 @@ def train() -> None:
         lags = integer(hps, "lags", 2 * season)
         ridge = number(hps, "ridge", 0.0)
         train_series = read_series("train")
-        weights = fit_ar(train_series, lags, ridge)
+        # SageMaker sets TRAINING_JOB_NAME (unique per run); local mode does too.
+        seed = zlib.crc32(os.environ.get("TRAINING_JOB_NAME", "").encode())
+        weights = fit_ar(train_series, lags, ridge, seed)
         model["weights"] = weights.tolist()
         print(f"train: {len(train_series)} series; fitted {lags} lags with ridge={ridge}")
         predict = lambda history: forecast_ar(history, horizon, weights)  # noqa: E731
