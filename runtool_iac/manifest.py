@@ -3,9 +3,8 @@
 Jobs are grouped by instance type (each group gets its own concurrency cap)
 and by the set of top-level request fields (a state's Parameters must name
 each field, and ``$sagemaker.*`` overrides may add some). Items are ordered
-run-major within a group, so the first ``runs × trials`` items of a group are
-exactly the jobs of its first ``runs`` runs (the state machine reads a prefix
-when started with fewer runs).
+run-major within a group, so every trial's first run starts before any
+second run (early results cover the whole grid).
 
 The bucket and the role are filled in by the state machine at run time, so a
 manifest does not depend on deploy-time names and can be a static asset.
@@ -41,7 +40,6 @@ class Group:
     instance_type: str
     fields: tuple[str, ...]
     jobs: tuple[Job, ...]
-    trials: int
 
     def items(self) -> list[dict]:
         return [item(job) for job in self.jobs]
@@ -88,8 +86,7 @@ def groups(plan: Plan) -> list[Group]:
     out = []
     for (instance_type, fields), members in buckets.items():
         ordered = tuple(job for _, job in sorted(members, key=lambda pair: (pair[1].run, pair[0])))
-        trials = len({job.run_configuration_id for job in ordered})
-        out.append(Group(group_id(instance_type, fields), instance_type, fields, ordered, trials))
+        out.append(Group(group_id(instance_type, fields), instance_type, fields, ordered))
     return sorted(out, key=lambda g: g.id)
 
 

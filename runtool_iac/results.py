@@ -121,7 +121,13 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def parse_entries(kind: str, entries: list[dict]) -> list[JobResult]:
-    return [_parse(kind, e) for e in entries]
+    """Job results of ResultWriter entries; items skipped for fewer runs are not jobs."""
+    return [_parse(kind, e) for e in entries if not _skipped(e)]
+
+
+def _skipped(entry: dict) -> bool:
+    output = _loads(entry.get("Output")) if entry.get("Output") else None
+    return isinstance(output, dict) and output.get("skipped") is True
 
 
 def _loads(text: Any) -> Any:

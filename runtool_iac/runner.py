@@ -193,26 +193,22 @@ class Runner:
         name: str | None = None,
         plan_for_runs: Callable[[int], Plan] | None = None,
     ) -> Started:
-        """Start a declared experiment. Fewer runs than declared use a prefix of
-        the deployed manifest; more runs upload a manifest planned for them."""
+        """Start a declared experiment: as deployed, or with another number of runs
+        (then a manifest planned for them is uploaded, so every item is a job)."""
         deployment = self.deployment()
         arn = deployment.machine_arn(experiment)
         name = self._name(name or default_execution_name(experiment))
         token = token_for(name)
-        runs = runs or declared.runs
         execution_input: dict[str, Any] = {"token": token}
-        if runs <= declared.runs:
-            execution_input["runs"] = runs
-            jobs = [j for j in declared.jobs if j.run < runs]
-        else:
+        planned = declared
+        if runs is not None and runs != declared.runs:
             if plan_for_runs is None:
-                raise RunnerError(f"{experiment} declares {declared.runs} runs; planning {runs} runs needs the project")
-            bigger = plan_for_runs(runs)
+                raise RunnerError(f"{experiment} declares {declared.runs} runs; planning {runs} needs the project")
+            planned = plan_for_runs(runs)
             prefix = f"{experiment}/_manifests/{name}"
-            self._upload_groups(manifest.groups(bigger), deployment.groups(experiment), prefix, experiment)
-            execution_input["manifest"] = {"bucket": deployment.bucket, "prefix": prefix}
-            jobs = list(bigger.jobs)
-        return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in jobs])
+            self._upload_groups(manifest.groups(planned), deployment.groups(experiment), prefix, experiment)
+            execution_input.update(runs=runs, manifest={"bucket": deployment.bucket, "prefix": prefix})
+        return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in planned.jobs])
 
     def start_plan(self, plan: Plan, name: str | None = None) -> Started:
         """Run an ad-hoc plan (Client.run) on the deployed generic state machine."""
@@ -231,13 +227,13 @@ class Runner:
                 )
             group = job.instance_type.replace(".", "-")
             item = manifest.item(job)
-            # The SageMaker role may write below adhoc/ only.
-            item["job"]["output_key"] = f"{ADHOC}/{item['job']['output_key']}"
+            # The SageMaker role may write model outputs below adhoc/runs/ only.
+            item["job"]["output_key"] = f"{ADHOC}/runs/{item['job']['output_key']}"
             by_group[group if group in deployed else DEFAULT_GROUP].append(item)
         prefix = f"{ADHOC}/_manifests/{name}"
         for group, items in by_group.items():
             self._put(f"{prefix}/{group}.jsonl", "".join(json.dumps(i, separators=(",", ":")) + "\n" for i in items))
-        execution_input = {"token": token, "manifest": {"bucket": deployment.bucket, "prefix": prefix}}
+        execution_input = {"token": token, "runs": plan.runs, "manifest": {"bucket": deployment.bucket, "prefix": prefix}}
         return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in plan.jobs])
 
     def _name(self, name: str) -> str:

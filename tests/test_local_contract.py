@@ -252,4 +252,4 @@ def test_result_files_round_trip_through_read_local_and_pivot(tmp_path):
 
     pivot = results.pivot(list(read.values()), "MASE")
     assert pivot.cells == {("a", "x"): [0.5, 0.7]}  # only completed runs count
-    assert pivot.cell_text("a", "x") == "0.6 ± 0.1414 (n=2)" and pivot.cell_text("b", "x") == "-"
+    assert pivot.cell_text("a", "x") == "0.600 ± 0.141 (n=2)" and pivot.cell_text("b", "x") == "-"

@@ -105,7 +105,8 @@ def test_same_execution_name_twice_never_starts_jobs_twice(aws):
 
 def test_executions_get_distinct_job_names_and_fewer_or_more_runs(aws):
     declared = aws.project.plan("bench")
-    one = aws.runner.start("bench", declared, runs=1, name="bench-one-run")
+    one = aws.runner.start("bench", declared, runs=1, name="bench-one-run",
+                           plan_for_runs=lambda n: aws.project.plan("bench", runs=n))
     assert wait(aws.runner, one).status == "SUCCEEDED"
     assert len(aws.behaviour.created) == 9 and {r["Tags"][-1]["Value"] for r in aws.behaviour.created} == {"0"}
     five = aws.runner.start("bench", declared, runs=5, name="bench-five-runs",
@@ -122,6 +123,17 @@ def test_console_start_with_empty_input_runs_as_declared(aws):
     assert aws.runner.wait(execution["executionArn"], poll_seconds=0.05).status == "SUCCEEDED"
     (request,) = aws.behaviour.created
     assert request["TrainingJobName"].startswith(aws.project.plan("smoke").jobs[0].name + "-")
+
+
+def test_console_start_with_fewer_runs_skips_the_extra_items(aws):
+    arn = aws.outputs["BenchStateMachineArn"]
+    client = aws.session.client("stepfunctions", region_name=REGION)
+    execution = client.start_execution(stateMachineArn=arn, name="console-one-run", input='{"runs": 1}')
+    assert aws.runner.wait(execution["executionArn"], poll_seconds=0.05).status == "SUCCEEDED"
+    assert len(aws.behaviour.created) == 9
+    assert {t["Value"] for r in aws.behaviour.created for t in r["Tags"] if t["Key"] == "run_number"} == {"0"}
+    results = aws.runner.results("console-one-run")
+    assert len(results) == 9 and {r.run for r in results} == {0}
 
 
 @pytest.mark.parametrize("bad_input", ['{"runs": 0}', '{"runs": "two"}', '{"runs": 4}', '{"token": 7}'])
@@ -160,7 +172,7 @@ def test_client_run_uses_the_adhoc_machine_in_constant_aws_calls(aws):
     for execution in runner.list():
         assert runner.wait(execution["executionArn"], poll_seconds=0.05).status == "SUCCEEDED"
     assert sorted(r["TrainingJobName"] for r in aws.behaviour.created) == sorted(small + big)
-    assert all(r["OutputDataConfig"]["S3OutputPath"].startswith("s3://runtool-test-output/adhoc/adhoc-") for r in aws.behaviour.created)
+    assert all(r["OutputDataConfig"]["S3OutputPath"].startswith("s3://runtool-test-output/adhoc/runs/adhoc-") for r in aws.behaviour.created)
 
 
 def test_redrive_sends_redrive_execution(aws):

@@ -4,14 +4,16 @@ Shape (JSONPath query language)::
 
     Defaults ─► runs/token/manifest from the input, else the declared ones
        └─► Jobs (Parallel): one Distributed Map per job group (instance type)
-              ItemReader: the group's JSON-lines manifest (S3), first runs×trials items
+              ItemReader: the group's JSON-lines manifest (S3)
               ItemProcessor (child STANDARD executions):
+                InRuns? ─ run ≥ runs ─► Skipped (fewer runs than the manifest holds)
                 Train  createTrainingJob.sync   retry throttling + quota, catch the rest
                  ├─ ok ─► Succeeded (job + trimmed description)
                  └─ err ─► DescribeFailure ─► JobFailed (Fail: the item fails, carrying its record)
               ResultWriter: s3://<bucket>/<experiment>/_results/<execution>/
 
-The definition never inlines jobs, so its size does not depend on their number.
+The definition holds no jobs and no job counts: its bytes do not depend on the
+number of jobs (only the manifest assets do).
 """
 
 from __future__ import annotations
@@ -29,8 +31,6 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-# Largest MaxItems Step Functions accepts: "read everything" for uploaded manifests.
-ALL_ITEMS = 100_000_000
 MAX_RUNS_INPUT = 1000
 TOKEN_EXPRESSION = "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0)"
 
@@ -53,8 +53,6 @@ class JobGroup:
     id: str
     fields: tuple[str, ...]
     max_concurrency: int
-    # Items per run in the manifest (run-major), so `runs` jobs are the first runs*trials items.
-    trials: int = 0
     manifest_path: str | None = None  # local JSON-lines file shipped as an asset
 
 
@@ -74,17 +72,15 @@ class ExperimentStateMachineProps:
 
 @jsii.implements(sfn.IItemReader)
 class JsonLinesReader:
-    """ItemReader for a JSON-lines object whose bucket, key and MaxItems come from the state input.
+    """ItemReader for a JSON-lines object whose bucket and key come from the state input.
 
-    aws-cdk-lib's S3JsonLItemReader takes a fixed key and a fixed MaxItems;
-    we need both at run time (a declared manifest or an uploaded one, and a
-    prefix of it when fewer runs are requested).
+    aws-cdk-lib's S3JsonLItemReader takes a fixed key; the key is chosen at
+    run time (the declared manifest, or one uploaded for more runs or Client.run).
     """
 
-    def __init__(self, bucket_expr: str, key_expr: str, max_items_expr: str) -> None:
+    def __init__(self, bucket_expr: str, key_expr: str) -> None:
         self._bucket_expr = bucket_expr
         self._key_expr = key_expr
-        self._max_items_expr = max_items_expr
 
     @property
     def resource(self) -> str:
@@ -105,7 +101,7 @@ class JsonLinesReader:
     def render(self, query_language: Any = None) -> Any:
         return {
             "Resource": self.resource,
-            "ReaderConfig": {"InputType": "JSONL", "MaxItemsPath": self._max_items_expr},
+            "ReaderConfig": {"InputType": "JSONL"},
             "Parameters": {"Bucket.$": self._bucket_expr, "Key.$": self._key_expr},
         }
 
@@ -176,7 +172,7 @@ class ExperimentStateMachine(Construct):
 
     def _prologue(self) -> tuple[sfn.IChainable, list[sfn.INextable]]:
         """Resolve the input into state data: ``cfg`` (runs, token, manifest), bucket,
-        results prefix, and ``manifest`` (where each group's items are, how many to read).
+        results prefix, and ``manifest`` (where each group's items are).
 
         Plain state data rather than workflow variables: a Distributed Map's
         ItemReader, ItemSelector and ResultWriter all read the Map state's input.
@@ -224,7 +220,6 @@ class ExperimentStateMachine(Construct):
                 "keys": {
                     f"{_key(g)}.$": f"States.Format('{{}}/{g.id}.jsonl', $.cfg.manifest.prefix)" for g in props.groups
                 },
-                "items": {_key(g): ALL_ITEMS for g in props.groups},
             },
         )
         check = sfn.Choice(self, "CheckInput", state_name="CheckInput")
@@ -249,13 +244,6 @@ class ExperimentStateMachine(Construct):
             parameters={
                 "bucket": next(iter(self.assets.values())).s3_bucket_name,
                 "keys": {_key(g): self.assets[g.id].s3_object_key for g in props.groups},
-                # Items are run-major: the first runs × trials items are the first `runs` runs.
-                "items": {
-                    f"{_key(g)}.$": "States.ArrayGetItem(States.Array("
-                    + ", ".join(str(g.trials * r) for r in range(1, props.runs + 1))
-                    + "), States.MathAdd($.cfg.runs, -1))"
-                    for g in props.groups
-                },
             },
         )
         check.when(sfn.Condition.number_greater_than("$.cfg.runs", props.runs), invalid)
@@ -272,13 +260,12 @@ class ExperimentStateMachine(Construct):
             f"Map-{group.id}",
             state_name=f"Jobs {group.id}",
             label=label,
-            item_reader=JsonLinesReader(
-                "$.manifest.bucket", f"$.manifest.keys.{_key(group)}", f"$.manifest.items.{_key(group)}"
-            ),
+            item_reader=JsonLinesReader("$.manifest.bucket", f"$.manifest.keys.{_key(group)}"),
             item_selector={
                 "job.$": "$$.Map.Item.Value.job",
                 "request.$": "$$.Map.Item.Value.request",
                 "token.$": "$.cfg.token",
+                "runs.$": "$.cfg.runs",
                 "output": {
                     "S3OutputPath.$": "States.Format('s3://{}/{}', $.bucket, $$.Map.Item.Value.job.output_key)"
                 },
@@ -366,7 +353,17 @@ class ExperimentStateMachine(Construct):
             state_name=self._state_name("Succeeded", group),
             parameters={"job.$": "$.job", "result.$": "$.result"},
         )
-        return train.next(succeeded)
+        # Fewer runs than the manifest holds: the extra items end here, creating no job.
+        skipped = sfn.Pass(
+            self,
+            f"Skipped-{group.id}",
+            state_name=self._state_name("Skipped", group),
+            parameters={"job.$": "$.job", "skipped": True},
+        )
+        in_runs = sfn.Choice(self, f"InRuns-{group.id}", state_name=self._state_name("InRuns", group))
+        in_runs.when(sfn.Condition.number_greater_than_equals_json_path("$.job.run", "$.runs"), skipped)
+        in_runs.otherwise(train.next(succeeded))
+        return in_runs
 
     # -------------------------------------------------------------- grants
 

@@ -23,11 +23,11 @@ class DataAccess:
     """What the jobs of a project touch, collected from their requests."""
 
     read_prefixes: tuple[tuple[str, str], ...]  # (bucket, key prefix)
-    output_prefixes: tuple[str, ...]  # key prefixes in the output bucket
+    outputs: tuple[str, ...]  # object patterns in the output bucket (e.g. "bench/bench_*")
     images: tuple[str, ...]
 
     @classmethod
-    def from_requests(cls, requests: list[dict], output_prefixes: list[str]) -> "DataAccess":
+    def from_requests(cls, requests: list[dict], outputs: list[str]) -> "DataAccess":
         reads: set[tuple[str, str]] = set()
         images: set[str] = set()
         for request in requests:
@@ -36,7 +36,7 @@ class DataAccess:
                 uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
                 bucket, _, key = uri[len("s3://"):].partition("/")
                 reads.add((bucket, key))
-        return cls(_minimal(reads), tuple(sorted(set(output_prefixes))), tuple(sorted(images)))
+        return cls(_minimal(reads), tuple(sorted(set(outputs))), tuple(sorted(images)))
 
 
 def _minimal(prefixes: set[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -73,11 +73,11 @@ class SageMakerExecutionRole(Construct):
                     conditions={"StringLike": {"s3:prefix": [f"{key}*" for key in keys]}},
                 ),
             )
-        if access.output_prefixes:
+        if access.outputs:
             policy.add_statements(
                 iam.PolicyStatement(
                     actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                    resources=[output_bucket.arn_for_objects(f"{prefix}/*") for prefix in access.output_prefixes],
+                    resources=[output_bucket.arn_for_objects(pattern) for pattern in access.outputs],
                 )
             )
         repositories = sorted({m.group("region", "account", "repo") for m in map(ECR_IMAGE.match, access.images) if m})
@@ -111,7 +111,7 @@ class SageMakerExecutionRole(Construct):
     def wildcards(self) -> list[tuple[str, str]]:
         """The wildcards this role intends, with why (see nag.acknowledge_wildcards)."""
         reads = "|".join(re.escape(f"{bucket}/{key}") for bucket, key in self.access.read_prefixes)
-        outputs = "|".join(re.escape(prefix) for prefix in self.access.output_prefixes)
+        outputs = "|".join(re.escape(pattern) for pattern in self.access.outputs)
         return [
             (
                 rf"Resource::arn:<AWS::Partition>:s3:::({reads})\*",
@@ -119,9 +119,10 @@ class SageMakerExecutionRole(Construct):
                 "every object below a channel's S3Prefix).",
             ),
             (
-                rf"Resource::<[A-Za-z0-9]+\.Arn>/({outputs})/\*",
-                "Write access to the experiments' output prefixes, where SageMaker writes model artifacts "
-                "under job names chosen at run time.",
+                rf"Resource::<[A-Za-z0-9]+\.Arn>/({outputs})",
+                "Write access to the experiments' model output prefixes (<experiment>/<experiment>_<trial>/, "
+                "adhoc/runs/), where SageMaker writes under job names chosen at run time; not to the "
+                "manifests or results next to them.",
             ),
             (
                 r"Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:/aws/sagemaker/TrainingJobs:log-stream:\*",

@@ -60,7 +60,9 @@ class RuntoolStack(Stack):
 
         self.unexplained_wildcards: list[str] = []
         requests = [r for plan in inputs.plans.values() for r in plan.requests()]
-        outputs = sorted(inputs.plans) + [ADHOC]
+        # Model outputs go to <experiment>/<experiment>_<trial hash>/ (plan.py) and adhoc/runs/ (runner.py),
+        # next to but never onto the _manifests/ and _results/ prefixes the state machines use.
+        outputs = [f"{name}/{name}_*" for name in sorted(inputs.plans)] + [f"{ADHOC}/runs/*"]
         if settings.role_arn:
             role_arn = settings.role_arn
         else:
@@ -78,9 +80,7 @@ class RuntoolStack(Stack):
                 path = inputs.manifest_dir / name / f"{group.id}.jsonl"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(group.jsonl())
-                groups.append(
-                    JobGroup(group.id, group.fields, spec.concurrency_for(group.instance_type), group.trials, str(path))
-                )
+                groups.append(JobGroup(group.id, group.fields, spec.concurrency_for(group.instance_type), str(path)))
             self.machines[name] = self._machine(
                 output_id(name),
                 ExperimentStateMachineProps(
@@ -143,7 +143,6 @@ class RuntoolStack(Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        acknowledge(access_logs, "AwsSolutions-S1", "This is the output bucket's access-log bucket; logging it to itself would loop.")
         return s3.Bucket(
             self,
             "OutputBucket",

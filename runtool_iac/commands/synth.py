@@ -1,0 +1,93 @@
+"""``runtool-iac synth`` and ``runtool-iac diff``: what a pull request would deploy.
+
+``synth`` is the CDK app run in-process (the same result as ``npx cdk synth``,
+without the CDK CLI): CloudFormation template, manifest assets, and the
+``<experiment>.plan.md``/``.plan.json`` review files. ``diff`` compares the
+jobs planned at a git ref with the working tree; it needs neither the CDK nor
+AWS. Only ``synth`` imports aws_cdk, and only when it runs.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import click
+
+from runtool_iac.cli import FORMATS, Failure, handle_errors
+
+PROJECT_HELP = "runtool.yml or its folder (default: found from the current folder upwards)."
+
+
+@click.command("synth")
+@click.option("--project", "project_file", type=click.Path(exists=True), default=None, help=PROJECT_HELP)
+@click.option(
+    "--outdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Cloud assembly folder (default: cdk.out next to runtool.yml).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing when the synth succeeds.")
+@handle_errors
+def synth_command(project_file: str | None, outdir: str | None, quiet: bool) -> None:
+    """Synthesize the project's stack in-process: template, manifests, plan files.
+
+    Writes the CloudFormation template and the job manifests (what `npx cdk
+    deploy` would upload) and, for review, <experiment>.plan.md and
+    <experiment>.plan.json. Needs no AWS credentials. cdk-nag runs during the
+    synth: an unacknowledged finding fails it.
+
+    \b
+    Example:
+      runtool-iac synth
+      runtool-iac synth --project examples/my-project --outdir /tmp/cdk.out -q
+    """
+    from runtool_iac.synth import synth
+
+    summary = io.StringIO()
+    try:
+        result = synth(project_file, outdir, out=summary)
+    except RuntimeError as error:  # raised through jsii: cdk-nag findings, CDK validation errors
+        raise Failure(f"synth failed: {error}") from None
+    if quiet:
+        return
+    click.echo(summary.getvalue(), nl=False)
+    names = ",".join(result.plans)
+    braces = f"{{{names}}}" if len(result.plans) > 1 else names
+    click.echo(f"plan files: {_shown(result.outdir)}/{braces}.plan.{{md,json}}")
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the current folder when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@click.command("diff")
+@click.argument("base_ref")
+@click.option("--project", "project_file", type=click.Path(exists=True), default=None, help=PROJECT_HELP)
+@click.option("-e", "--experiment", default=None, help="Compare only this declared experiment.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@handle_errors
+def diff_command(base_ref: str, project_file: str | None, experiment: str | None, fmt: str) -> None:
+    """Compare the jobs of every declared experiment at git ref BASE_REF with the working tree.
+
+    Prints the jobs added, removed and changed (with the request fields that
+    changed) and per-experiment counts. Jobs are matched by experiment,
+    algorithm, dataset and run: job names embed a hash of the trial, so an
+    edited hyperparameter shows as a changed job whose name changed too, not
+    as one job removed and another added. Reads BASE_REF with git only; the
+    working tree is not touched. Exit code 0 whether or not jobs differ.
+
+    \b
+    Example:
+      runtool-iac diff origin/main
+      runtool-iac diff HEAD~1 --experiment bench --format markdown >> "$GITHUB_STEP_SUMMARY"
+    """
+    from runtool_iac import plan_diff
+
+    diff = plan_diff.diff_with_ref(base_ref, project_file, experiment)
+    render = {"json": plan_diff.to_json, "markdown": plan_diff.markdown, "table": plan_diff.table}[fmt]
+    click.echo(render(diff), nl=False)
