@@ -17,7 +17,9 @@ from moto_stepfunctions import patched_moto  # noqa: E402
 from runtool_iac.cli import main  # noqa: E402
 
 from conftest import ROOT  # noqa: E402
-from test_runner_e2e import synthesized  # noqa: E402,F401  (shared module fixture)
+from test_runner_e2e import synthesized  # noqa: E402,F401  (the session-wide synth, via conftest_cdk)
+
+pytest_plugins = ["conftest_cdk"]
 
 PROJECT = str(ROOT / "runtool.yml")
 

@@ -23,11 +23,12 @@ from runtool_iac.runner import Runner  # noqa: E402
 from conftest import ROOT  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def synthesized(tmp_path_factory):
-    from runtool_iac.synth import synth
+pytest_plugins = ["conftest_cdk"]  # the session-wide synth: fixture cdk_synth
 
-    return synth(ROOT / "runtool.yml", tmp_path_factory.mktemp("cdk.out"), out=open("/dev/null", "w"))
+
+@pytest.fixture
+def synthesized(cdk_synth):
+    return cdk_synth.result
 
 
 @pytest.fixture
