@@ -7,13 +7,16 @@ boto3) only when they run, so ``validate`` and ``plan`` start fast.
 
 from __future__ import annotations
 
+import difflib
 import functools
+import importlib
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 
+from runtool_iac.commands.output import detail, ensure_verbosity_options, info, verbosity_options
 from runtool_iac.errors import ConfigError
 
 FORMATS = ("table", "json", "markdown")
@@ -52,7 +55,45 @@ def parse_tags(values: tuple[str, ...]) -> dict[str, str]:
     return tags
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Commands defined in other modules, imported only when used (keeps `validate`/`plan` fast).
+LAZY_COMMANDS = {
+    "local": "runtool_iac.local.cli:local_command",
+    "run": "runtool_iac.commands.runner:run_command",
+    "status": "runtool_iac.commands.runner:status_command",
+    "stop": "runtool_iac.commands.runner:stop_command",
+    "redrive": "runtool_iac.commands.runner:redrive_command",
+    "results": "runtool_iac.commands.runner:results_command",
+    "list": "runtool_iac.commands.runner:list_command",
+    "synth": "runtool_iac.commands.synth:synth_command",
+    "diff": "runtool_iac.commands.synth:diff_command",
+    "init": "runtool_iac.commands.init:init_command",
+    "cdk-app": "runtool_iac.commands.init:cdk_app_command",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in LAZY_COMMANDS:
+            module, _, attribute = LAZY_COMMANDS[name].partition(":")
+            # Every command takes -q/-v, also those defined with only their own --quiet.
+            return ensure_verbosity_options(getattr(importlib.import_module(module), attribute))
+        return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """As click's, but "did you mean" also considers the lazily imported commands."""
+        name = click.utils.make_str(args[0])
+        if ctx.resilient_parsing or name.startswith("-") or self.get_command(ctx, name) is not None:
+            return super().resolve_command(ctx, args)
+        visible = [n for n in self.list_commands(ctx) if not getattr(self.get_command(ctx, n), "hidden", False)]
+        close = difflib.get_close_matches(name, visible, n=3)
+        hint = f" Did you mean {close[0]!r}?" if len(close) == 1 else (f" (Did you mean one of: {', '.join(close)}?)" if close else "")
+        raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="runtool_iac", prog_name="runtool-iac")
 def main() -> None:
     """Describe algorithms and datasets in YAML, combine them into experiments,
@@ -67,10 +108,13 @@ def main() -> None:
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing when the configs are valid.")
+@verbosity_options
 @handle_errors
-def validate(files: tuple[str, ...], quiet: bool) -> None:
+def validate(files: tuple[str, ...]) -> None:
     """Check config FILES: YAML, directives, schemas; report every problem.
+
+    Prints "ok: ..." when they are valid (nothing with --quiet; every
+    top-level node with its kind and variant count with --verbose).
 
     \b
     Example:
@@ -79,8 +123,19 @@ def validate(files: tuple[str, ...], quiet: bool) -> None:
     from runtool_iac.config import load_config
 
     config = load_config(*files)
-    if not quiet:
-        click.echo(f"ok: {len(files)} file(s), {len(config.keys())} top-level nodes")
+    info(f"ok: {len(files)} file(s), {len(config.keys())} top-level nodes")
+    for name in config:
+        detail(f"  {name}: {_describe(config[name])}")
+
+
+def _describe(node: Any) -> str:
+    """"algorithm, 3 variants" / "datasets, 2 variants" / "experiment, 6 trials" / "value"."""
+    kind = type(node).__name__
+    if kind in ("Experiment", "Experiments"):
+        return f"{kind.lower()}, {len(node)} trials"
+    if kind in ("Algorithm", "Algorithms", "Dataset", "Datasets"):
+        return f"{kind.lower()}, {len(node)} variant{'s' if len(node) != 1 else ''}"
+    return "value"
 
 
 @main.command()
@@ -93,6 +148,7 @@ def validate(files: tuple[str, ...], quiet: bool) -> None:
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag every job (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--local", is_flag=True, help="Plan for local mode (local paths and 'local:' images allowed).")
+@verbosity_options
 @handle_errors
 def plan(
     files: tuple[str, ...],
@@ -118,6 +174,9 @@ def plan(
 
     config = load_config(*files)
     experiment = parse_experiment(expression, config)
+    for side in ("algorithms", "datasets"):
+        members = getattr(experiment, side, ())
+        detail(f"{side} ({len(members)}): {', '.join(m.label for m in members)}", err=True)
     planned = build_plan(
         experiment,
         runs=runs,

@@ -126,12 +126,12 @@ def sanitize_name(text: str) -> str:
 
 
 def _fit(parts: list[str], budget: int) -> list[str]:
-    """Shorten parts (longest first) until they fit ``budget`` characters joined by '-'."""
+    """Shorten parts until they fit ``budget`` characters joined by '-', one character
+    at a time from the currently longest, so long names share the room evenly."""
     parts = [p for p in parts if p]
     while parts and sum(map(len, parts)) + len(parts) - 1 > budget:
         longest = max(range(len(parts)), key=lambda i: len(parts[i]))
-        excess = sum(map(len, parts)) + len(parts) - 1 - budget
-        parts[longest] = parts[longest][: max(len(parts[longest]) - excess, 1)].rstrip("-")
+        parts[longest] = parts[longest][:-1].rstrip("-")
         if not parts[longest]:
             parts.pop(longest)
     return parts

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import click
 
 from runtool_iac.cli import handle_errors
+from runtool_iac.commands.output import detail, info, quiet, verbosity_options
 
 AWS_OPTIONS = [
     click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml (default: found upward from here)."),
@@ -67,6 +68,7 @@ def _echo_json(value: Any) -> None:
 @click.option("--wait", is_flag=True, help="Follow the execution with a progress bar; exit 1 unless it succeeds.")
 @click.option("--poll-seconds", type=click.FloatRange(0.01, 3600), default=10.0, show_default=True, help="With --wait: how often to poll.")
 @aws_options
+@verbosity_options
 @handle_errors
 @runner_errors
 def run_command(experiment: str, runs: int | None, name: str | None, wait: bool, poll_seconds: float, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
@@ -82,11 +84,15 @@ def run_command(experiment: str, runs: int | None, name: str | None, wait: bool,
     started = runner.start(experiment, declared, runs=runs, name=name, plan_for_runs=lambda n: project.plan(experiment, runs=n))
     if fmt == "json":
         _echo_json(started.__dict__)
+    elif quiet():  # only the data asked for: one job name per line
+        for job_name in started.job_names:
+            click.echo(job_name)
     else:
         if started.already_existed:
             click.echo(f"execution {started.execution_name} already exists ({started.status}); not started again")
         click.echo(f"execution: {started.execution_arn}")
         click.echo(f"console:   {started.console_url}")
+        detail(f"state machine: {runner.deployment().machine_arn(experiment)}")
         click.echo(f"{len(started.job_names)} training jobs:")
         for job_name in started.job_names:
             click.echo(f"  {job_name}")
@@ -100,6 +106,11 @@ def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float) ->
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    if quiet():
+        final = runner.wait(execution_arn, poll_seconds=poll_seconds)
+        if final.status != "SUCCEEDED":  # an error: shown even when quiet
+            click.echo(f"{final.status}: {final.execution_arn}" + (f" ({final.error}: {final.cause})" if final.error else ""), err=True)
+        return final
     console = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -124,6 +135,7 @@ def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float) ->
 @click.command("status")
 @click.argument("execution")
 @aws_options
+@verbosity_options
 @handle_errors
 @runner_errors
 def status_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
@@ -149,6 +161,7 @@ def status_command(execution: str, project_file, stack_name, profile, region, en
 @click.command("stop")
 @click.argument("execution")
 @aws_options
+@verbosity_options
 @handle_errors
 @runner_errors
 def stop_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
@@ -159,12 +172,13 @@ def stop_command(execution: str, project_file, stack_name, profile, region, endp
       runtool-iac stop bench-20261126-101500
     """
     arn = _runner(project_file, stack_name, profile, region, endpoint_url).stop(execution)
-    click.echo(f"stopped: {arn}")
+    info(f"stopped: {arn}")
 
 
 @click.command("redrive")
 @click.argument("execution")
 @aws_options
+@verbosity_options
 @handle_errors
 @runner_errors
 def redrive_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
@@ -175,7 +189,7 @@ def redrive_command(execution: str, project_file, stack_name, profile, region, e
       runtool-iac redrive bench-20261126-101500
     """
     arn = _runner(project_file, stack_name, profile, region, endpoint_url).redrive(execution)
-    click.echo(f"redriving: {arn}")
+    info(f"redriving: {arn}")
 
 
 @click.command("results")
@@ -183,11 +197,12 @@ def redrive_command(execution: str, project_file, stack_name, profile, region, e
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--pivot", "metric", default=None, help="Algorithm × dataset matrix of METRIC (mean ± std over runs).")
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None, help="Draw the pivot as a heatmap PNG.")
-@click.option("--project", "project_file", type=click.Path(), default=None)
-@click.option("--stack", "stack_name", default=None)
-@click.option("--profile", default=None)
-@click.option("--region", default=None)
-@click.option("--endpoint-url", default=None)
+@click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml (default: found upward from here).")
+@click.option("--stack", "stack_name", default=None, help="Stack name (default: from runtool.yml).")
+@click.option("--profile", default=None, help="AWS profile.")
+@click.option("--region", default=None, help="AWS region.")
+@click.option("--endpoint-url", default=None, help="AWS endpoint (e.g. a local moto server).")
+@verbosity_options
 @handle_errors
 @runner_errors
 def results_command(execution: str, fmt: str, metric: str | None, plot_file: str | None, project_file, stack_name, profile, region, endpoint_url) -> None:
@@ -215,7 +230,7 @@ def results_command(execution: str, fmt: str, metric: str | None, plot_file: str
             raise click.ClickException(str(exc)) from None
         click.echo({"table": table.to_table, "csv": table.to_csv, "json": table.to_json}[fmt](), nl=False)
         if plot_file:
-            click.echo(f"plot: {res.plot(table, plot_file)}", err=True)
+            info(f"plot: {res.plot(table, plot_file)}", err=True)
         return
     click.echo({"table": res.to_table, "csv": res.to_csv, "json": res.to_json}[fmt](rows), nl=False)
 
@@ -223,6 +238,7 @@ def results_command(execution: str, fmt: str, metric: str | None, plot_file: str
 @click.command("list")
 @click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
 @aws_options
+@verbosity_options
 @handle_errors
 @runner_errors
 def list_command(limit: int, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:

@@ -181,7 +181,10 @@ def problems(
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             # Point at the offending key, as the resolver does for unknown directives.
-            extra = [k for k in error.instance if k not in error.schema.get("properties", {}) and k.startswith("$")]
+            extra = [
+                k for k in error.instance
+                if k not in error.schema.get("properties", {}) and k.startswith("$") and not k.startswith("$sagemaker.")
+            ]
             key_locs = getattr(error.instance, "key_locs", {})
             loc = key_locs.get(extra[0]) if extra else None
             out.append(Problem(_message(error), loc or location_at(instance, path, fallback), format_path(base_path + path)))
