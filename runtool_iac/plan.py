@@ -18,9 +18,9 @@ from typing import Any, Iterable, Mapping
 from runtool_iac import sagemaker
 from runtool_iac.config import schema
 from runtool_iac.config.nodes import Experiment, Member, _Members
-from runtool_iac.config.resolve import canonical, contains_deferred, hash_text, parse_path
+from runtool_iac.config.resolve import canonical, hash_text, parse_path
 from runtool_iac.config.source import child_loc, loc_of
-from runtool_iac.config.trial import TrialResolver, trial_uid
+from runtool_iac.config.trial import TrialResolver, deferred_paths, trial_uid
 from runtool_iac.errors import ConfigError, Problem
 
 PLACEHOLDER_BUCKET = "runtool-placeholder-bucket"
@@ -115,6 +115,10 @@ def encode_value(value: Any) -> str:
     """Hyperparameter and tag values are strings; others are JSON-encoded (true, 0.1, [1,2])."""
     if isinstance(value, str):
         return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)  # what json.dumps gives, without its overhead
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -227,18 +231,20 @@ class _Planner:
         self.target = target
         self.problems: list[Problem] = []
         self._keys: dict[int, str] = {}
-        self._has_deferred: dict[int, bool] = {}
+        self._deferred_paths: dict[int, list[tuple]] = {}
         self._parts: dict[tuple, Any] = {}
         self._texts: dict[int, str] = {}
         self._tags: dict[tuple[str, str], dict] = {}
+        self._tags_checked: set[int] = set()  # ids of dicts kept alive by self._tags
         self._reference: dict | None = None
         self._checked: set[tuple[str, int]] = set()
         self._alive: list[Any] = []
 
-    def _deferred(self, member: Member) -> bool:
-        found = self._has_deferred.get(id(member.value))
+    def _deferred(self, member: Member) -> list[tuple]:
+        """Paths of the member's trial-dependent values (empty: nothing to evaluate per job)."""
+        found = self._deferred_paths.get(id(member.value))
         if found is None:
-            found = self._has_deferred[id(member.value)] = contains_deferred(member.value)
+            found = self._deferred_paths[id(member.value)] = deferred_paths(member.value)
         return found
 
     def _key(self, member: Member) -> str:
@@ -277,8 +283,10 @@ class _Planner:
             resolver = TrialResolver(a, d, uid=trial_hash)
             evaluated: dict[str, list] = {"algorithm": [], "dataset": []}
             try:
-                a = resolver.materialize(a, (), evaluated["algorithm"])
-                d = resolver.materialize(d, (), evaluated["dataset"])
+                if self._deferred(algorithm):
+                    a = resolver.materialize_paths(a, self._deferred(algorithm), evaluated["algorithm"])
+                if self._deferred(dataset):
+                    d = resolver.materialize_paths(d, self._deferred(dataset), evaluated["dataset"])
             except ConfigError as exc:
                 self.problems.extend(exc.problems)
                 return None
@@ -492,7 +500,11 @@ class _Planner:
             self._checked.update((k, id(v)) for k, v in request.items())
             self._alive.append(request)
         else:
-            messages = sagemaker.check_tags(request["Tags"])
+            # Tag dicts are shared between jobs (_tag): check each distinct tag once.
+            tags = request["Tags"]
+            fresh = [t for t in tags if id(t) not in self._tags_checked]
+            messages = sagemaker.check_tags(fresh) if len(tags) <= sagemaker.MAX_USER_TAGS else sagemaker.check_tags(tags)
+            self._tags_checked.update(id(t) for t in fresh)
             if not sagemaker.JOB_NAME_RE.match(request["TrainingJobName"]):
                 messages.append(f"TrainingJobName {request['TrainingJobName']!r} is not valid")
             for key, value in request.items():

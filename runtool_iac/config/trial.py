@@ -59,6 +59,32 @@ class TrialResolver:
         self._done[key] = result
         return result
 
+    def materialize_paths(self, value: Any, paths: list[tuple], evaluated: list | None = None) -> Any:
+        """Like ``materialize``, rebuilding only the containers on ``paths`` (the
+        Deferreds' positions, computed once per variant by ``deferred_paths``)."""
+        return self._rebuild(value, (), [p for p in paths], evaluated)
+
+    def _rebuild(self, value: Any, path: tuple, paths: list[tuple], evaluated: list | None) -> Any:
+        if any(len(p) == len(path) for p in paths):
+            return self.materialize(value, path, evaluated)
+        children: dict[Any, list[tuple]] = {}
+        for p in paths:
+            children.setdefault(p[len(path)], []).append(p)
+        if isinstance(value, dict):
+            out = SourceMap(loc=getattr(value, "loc", None))
+            value_locs, key_locs = getattr(value, "value_locs", {}), getattr(value, "key_locs", {})
+            for k, v in value.items():
+                if k in children:
+                    v = self._rebuild(v, path + (k,), children[k], evaluated)
+                out.set(k, v, value_locs.get(k), key_locs.get(k))
+            return out
+        items = SourceList(
+            [self._rebuild(v, path + (i,), children[i], evaluated) if i in children else v for i, v in enumerate(value)],
+            loc=getattr(value, "loc", None),
+        )
+        items.item_locs = list(getattr(value, "item_locs", [None] * len(items)))
+        return items
+
     def materialize(self, value: Any, path: tuple = (), evaluated: list | None = None) -> Any:
         """``value`` with every Deferred evaluated; untouched parts are shared, not copied.
 
@@ -86,3 +112,14 @@ class TrialResolver:
             out_list.item_locs = list(getattr(value, "item_locs", [None] * len(items)))
             return out_list
         return value
+
+
+def deferred_paths(value: Any, path: tuple = ()) -> list[tuple]:
+    """Where the Deferreds are in a resolved value (once per variant, not per job)."""
+    if isinstance(value, Deferred):
+        return [path]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in deferred_paths(v, path + (k,))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in deferred_paths(v, path + (i,))]
+    return []

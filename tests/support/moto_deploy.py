@@ -86,7 +86,12 @@ def deploy(outdir: Path, stack_name: str, session: Any) -> dict[str, str]:
         StackName=stack_name,
         TemplateBody=json.dumps(
             {
-                "Resources": {"Marker": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                "Resources": {
+                    "Marker": {
+                        "Type": "AWS::SSM::Parameter",
+                        "Properties": {"Name": f"/runtool-test/{stack_name}", "Type": "String", "Value": "deployed"},
+                    }
+                },
                 "Outputs": {key: {"Value": value} for key, value in outputs.items()},
             }
         ),
