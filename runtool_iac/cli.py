@@ -107,23 +107,48 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml to check (the default without FILES).")
 @verbosity_options
 @handle_errors
-def validate(files: tuple[str, ...]) -> None:
+def validate(files: tuple[str, ...], project_file: str | None) -> None:
     """Check config FILES: YAML, directives, schemas; report every problem.
 
+    Without FILES, checks the project: runtool.yml, its configs, and every
+    declared experiment planned as it would be deployed.
     Prints "ok: ..." when they are valid (nothing with --quiet; every
     top-level node with its kind and variant count with --verbose).
 
     \b
-    Example:
+    Examples:
       runtool-iac validate configs/algorithms.yml configs/datasets.yml
+      runtool-iac validate            # runtool.yml, found upward from here
     """
     from runtool_iac.config import load_config
+    from runtool_iac.errors import ConfigError
 
-    config = load_config(*files)
-    info(f"ok: {len(files)} file(s), {len(config.keys())} top-level nodes")
+    if files and project_file:
+        raise click.UsageError("give config FILES or --project, not both")
+    if files:
+        config = load_config(*files)
+        info(f"ok: {len(files)} file(s), {len(config.keys())} top-level nodes")
+    else:
+        from runtool_iac.project import load_project
+
+        project = load_project(project_file)
+        config = project.config
+        errors, jobs = [], 0
+        for name in project.experiments:
+            try:
+                jobs += len(project.plan(name))
+            except ConfigError as exc:
+                errors.append(exc)
+        if errors:
+            raise ConfigError.collect(errors)
+        info(
+            f"ok: {project.file.name}, {len(project.config_files)} config file(s), "
+            f"{len(project.experiments)} experiment(s), {jobs} jobs"
+        )
     for name in config:
         detail(f"  {name}: {_describe(config[name])}")
 

@@ -85,3 +85,24 @@ def test_client_dry_run_prints_and_returns(capsys):
     requests = client.dry_run(config.seasonal_naive * config.datasets, runs=2)
     assert len(requests) == 6
     assert "total number of jobs: 6" in capsys.readouterr().out
+
+
+def test_validate_a_project_plans_every_experiment(tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "examples" / "forecasting" / "configs", tmp_path / "configs")
+    project = tmp_path / "runtool.yml"
+    project.write_text(
+        "project: p\nconfigs: [configs/*.yml]\nexperiments:\n"
+        "  ok: {experiment: algorithms * datasets}\n"
+        "  typo: {experiment: algorithms * datasetz}\n"
+    )
+    result = run("validate", "--project", str(project))
+    assert result.exit_code == 1
+    assert result.stdout.strip() == (
+        f"{project}:5:35: experiments.typo.experiment: no top-level node 'datasetz' in the config "
+        "(did you mean 'datasets'?) in experiment 'algorithms * datasetz'"
+    )
+    project.write_text(project.read_text().replace("datasetz", "datasets"))
+    ok = run("validate", "--project", str(project))
+    assert ok.exit_code == 0 and ok.stdout.strip() == "ok: runtool.yml, 2 config file(s), 2 experiment(s), 18 jobs"

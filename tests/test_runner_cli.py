@@ -56,6 +56,8 @@ def test_run_wait_status_results_list_stop(deployed):
     pivot = cli("results", "cli-bench", "--pivot", "MASE")
     assert pivot.output.splitlines()[0].split()[:4] == ["MASE", "(mean", "±", "std)"]
 
+    latest = cli("status", "--format", "json")  # no EXECUTION: the most recent one
+    assert json.loads(latest.output)["name"] == "cli-bench"
     listed = cli("list", "--format", "json")
     assert [e["name"] for e in json.loads(listed.output)] == ["cli-bench"]
     assert cli("stop", "cli-bench").output.startswith("stopped: arn:")

@@ -133,21 +133,29 @@ def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float) ->
 
 
 @click.command("status")
-@click.argument("execution")
+@click.argument("execution", required=False)
 @aws_options
 @verbosity_options
 @handle_errors
 @runner_errors
-def status_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
-    """Show an EXECUTION (ARN or name): state, and job counts per instance-type group.
+def status_command(execution: str | None, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
+    """Show an EXECUTION (ARN or name; default: the most recent one): state,
+    and job counts per instance-type group.
 
     \b
     Example:
       runtool-iac status bench-20261126-101500
     """
     from runtool_iac.results import text_table
+    from runtool_iac.runner import RunnerError
 
-    status = _runner(project_file, stack_name, profile, region, endpoint_url).status(execution)
+    runner = _runner(project_file, stack_name, profile, region, endpoint_url)
+    if execution is None:
+        recent = runner.list(1)
+        if not recent:
+            raise RunnerError("no executions yet; start one with `runtool-iac run EXPERIMENT`")
+        execution = recent[0]["executionArn"]
+    status = runner.status(execution)
     if fmt == "json":
         _echo_json({**status.__dict__, "groups": [g.__dict__ for g in status.groups], "totals": status.totals()})
         return
