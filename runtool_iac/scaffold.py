@@ -198,9 +198,6 @@ concurrency:
   group: runtool-iac-review-${{ github.event.pull_request.number }}
   cancel-in-progress: true
 
-env:
-  CONFIGS: configs/*.yml # the files runtool.yml lists under `configs`
-
 jobs:
   review:
     runs-on: ubuntu-latest
@@ -222,7 +219,7 @@ jobs:
         run: pip install -r requirements.txt
 
       - name: Validate the configs
-        run: runtool-iac validate $CONFIGS
+        run: runtool-iac validate  # runtool.yml, its configs, every experiment planned
 
       - name: Synthesize (CloudFormation, manifests, plans; cdk-nag)
         run: runtool-iac synth
