@@ -19,7 +19,7 @@ from runtool_iac import sagemaker
 from runtool_iac.config import schema
 from runtool_iac.config.nodes import Experiment, Member, _Members
 from runtool_iac.config.resolve import canonical, hash_text, parse_path
-from runtool_iac.config.source import child_loc, loc_of
+from runtool_iac.config.source import child_loc, loc_of, to_plain
 from runtool_iac.config.trial import TrialResolver, deferred_paths, trial_uid
 from runtool_iac.errors import ConfigError, Problem
 
@@ -551,12 +551,4 @@ def _set_path(target: dict, fields: list[str], value: Any) -> None:
             _set_path(merged, [key], item)
         node[last] = merged
     else:
-        node[last] = _plain(value)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
+        node[last] = to_plain(value)

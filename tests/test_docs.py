@@ -27,6 +27,7 @@ from markdown_examples import Block, blocks, read, region  # noqa: E402
 
 from runtool_iac import expressions  # noqa: E402
 from runtool_iac.config import load_config  # noqa: E402
+from runtool_iac.config.source import to_plain as _plain  # noqa: E402
 from runtool_iac.errors import ConfigError  # noqa: E402
 from runtool_iac.experiment_expr import parse_experiment  # noqa: E402
 from runtool_iac.plan import SYSTEM_TAGS, build_plan  # noqa: E402
@@ -38,14 +39,6 @@ DOCS = [ROOT / "docs" / "writing_configs.md", ROOT / "docs" / "migrating_from_ru
 README = ROOT / "README.md"
 QUICKSTART = ("<!-- quickstart:start -->", "<!-- quickstart:end -->")
 DEFAULT_FILE = "config.yml"
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class Helpers:

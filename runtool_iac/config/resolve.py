@@ -53,7 +53,6 @@ class Deferred:
     source: str
     tree: Any
     bindings: dict[str, Any]
-    uses_trial: bool
     loc: Location | None
     path: str
 
@@ -404,7 +403,7 @@ class Resolver:
         for combo in _product(options):
             bindings = dict(zip(names, combo))
             if expr.uses_trial or expr.uses_uid:
-                out.append(Deferred(expr.source, tree, bindings, expr.uses_trial, loc, where))
+                out.append(Deferred(expr.source, tree, bindings, loc, where))
                 continue
             try:
                 out.append(expressions.evaluate(tree, bindings, settle=_refuse_deferred))
@@ -441,13 +440,3 @@ def _without(node: SourceMap, *keys: str) -> SourceMap:
         if k not in keys:
             out.set(k, v, node.value_locs.get(k), node.key_locs.get(k))
     return out
-
-
-def contains_deferred(value: Any) -> bool:
-    if isinstance(value, Deferred):
-        return True
-    if isinstance(value, dict):
-        return any(contains_deferred(v) for v in value.values())
-    if isinstance(value, list):
-        return any(contains_deferred(v) for v in value)
-    return False

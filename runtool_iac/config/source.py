@@ -65,6 +65,15 @@ class SourceList(list):
         self.item_locs.append(loc)
 
 
+def to_plain(value: Any) -> Any:
+    """Plain dicts and lists (no locations): for values leaving the config layer."""
+    if isinstance(value, dict):
+        return {k: to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    return value
+
+
 def loc_of(value: Any) -> Location | None:
     return getattr(value, "loc", None)
 
