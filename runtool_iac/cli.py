@@ -11,7 +11,6 @@ import difflib
 import functools
 import importlib
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 import click
@@ -192,7 +191,6 @@ def plan(
     Example:
       runtool-iac plan configs/*.yml -e "(deepar + prophet) * datasets" --runs 3 --format json
     """
-    from runtool_iac import render
     from runtool_iac.config import load_config
     from runtool_iac.experiment_expr import parse_experiment
     from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, build_plan

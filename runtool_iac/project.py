@@ -9,7 +9,6 @@ from __future__ import annotations
 import glob
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from runtool_iac.config import Config, load_config
 from runtool_iac.config import schema

@@ -11,7 +11,6 @@ and a 4-digit redrive count. botocore's model of CreateTrainingJob
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
 import pytest

@@ -1,7 +1,6 @@
 """Job requests: fields, encoding, names, tags, determinism, botocore validity."""
 
 import json
-import re
 
 import pytest
 
