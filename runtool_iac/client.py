@@ -8,6 +8,7 @@ when used, so planning stays fast and needs neither boto3 sessions nor CDK.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, Mapping, TextIO
 
 from runtool_iac import render
@@ -98,6 +99,21 @@ class Client:
         )
         self.last_started = runner.start_plan(planned, name=execution_name)
         return self.last_started.job_names
+
+    def local_run(
+        self,
+        experiment: Any,
+        output_dir: str | Path | None = None,
+        runs: int = 1,
+        experiment_name: str = DEFAULT_EXPERIMENT_NAME,
+        **options: Any,
+    ) -> list[Any]:
+        """Run ``experiment``'s jobs on this machine (SageMaker's container contract);
+        returns one ``results.JobResult`` per job. ``options`` go to
+        ``runtool_iac.local.local_run`` (max_parallel, images, data, project_root, quiet)."""
+        from runtool_iac.local.api import local_run
+
+        return local_run(experiment, output_dir=output_dir, runs=runs, experiment_name=experiment_name, **options)
 
     def _stack_name(self) -> str:
         if self.stack_name:

@@ -103,3 +103,24 @@ def test_generated_data_is_what_the_script_writes(tmp_path):
         for split in ("train", "test"):
             assert (tmp_path / name / split / "data.json").read_text() == (DATA / name / split / "data.json").read_text()
     assert sum(p.stat().st_size for p in DATA.rglob("*.json")) < 300_000
+
+
+def test_client_local_run_as_in_the_original(tmp_path):
+    import runtool_iac as runtool
+
+    from conftest import EXAMPLE_CONFIGS, ROOT
+
+    config = runtool.load_config(*EXAMPLE_CONFIGS)
+    client = runtool.Client()
+    results = client.local_run(
+        config.seasonal_naive * config.retail,
+        output_dir=tmp_path,
+        runs=2,
+        experiment_name="client-local",
+        images={"123456789012.dkr.ecr.eu-west-1.amazonaws.com/runtool-example-forecast:1.0": "python examples/forecasting/algorithm/forecast.py"},
+        data={"s3://runtool-example-data/forecasting": ROOT / "examples" / "forecasting" / "data"},
+        project_root=ROOT,
+        quiet=True,
+    )
+    assert [(r.status, r.run) for r in results] == [("Completed", 0), ("Completed", 1)]
+    assert all(0 < r.metrics["MASE"] < 2 for r in results)
