@@ -17,6 +17,7 @@ import click
 
 from runtool_iac.commands.output import detail, ensure_verbosity_options, info, verbosity_options
 from runtool_iac.errors import ConfigError
+from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN
 
 FORMATS = ("table", "json", "markdown")
 
@@ -167,8 +168,8 @@ def _describe(node: Any) -> str:
 @click.option("-e", "--experiment", "expression", required=True, help='Experiment expression, e.g. "algos * datasets".')
 @click.option("--runs", type=click.IntRange(1, 1000), default=1, show_default=True, help="Repetitions of every trial.")
 @click.option("--experiment-name", default="experiment", show_default=True, help="Used in S3 output paths and tags.")
-@click.option("--bucket", default=None, help="Output bucket (default: a documented placeholder).")
-@click.option("--role-arn", default=None, help="SageMaker execution role (default: a documented placeholder).")
+@click.option("--bucket", default=None, help=f"Output bucket (default: the placeholder {PLACEHOLDER_BUCKET}).")
+@click.option("--role-arn", default=None, help=f"SageMaker execution role (default: the placeholder {PLACEHOLDER_ROLE_ARN}).")
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag every job (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--local", is_flag=True, help="Plan for local mode (local paths and 'local:' images allowed).")
