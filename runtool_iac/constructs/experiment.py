@@ -130,7 +130,7 @@ class ExperimentStateMachine(Construct):
 
     Input (all optional for a declared experiment; ``{}`` runs it as declared)::
 
-        {"runs": 2,                      # fewer runs than declared: the first 2 of each trial
+        {"runs": 2,                      # fewer runs than declared: runs 0 and 1 of each trial
          "token": "ab12cd34",            # name suffix; default: derived from a fresh UUID
          "manifest": {"bucket": "...", "prefix": "..."}}   # uploaded <prefix>/<group>.jsonl files
     """
@@ -291,7 +291,7 @@ class ExperimentStateMachine(Construct):
             "OutputDataConfig.$": "States.JsonMerge($.request.OutputDataConfig, $.output, false)",
         }
         for name in group.fields:
-            if name not in ("OutputDataConfig",):
+            if name != "OutputDataConfig":
                 parameters[f"{name}.$"] = f"$.request.{name}"
         train = sfn.CustomState(
             self,
