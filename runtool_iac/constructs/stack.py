@@ -57,7 +57,6 @@ class RuntoolStack(Stack):
         # RetentionDays is an enum of names; the schema already restricts the value to CloudWatch's list.
         self.log_group.node.default_child.add_property_override("RetentionInDays", settings.log_retention_days)
 
-        self.unexplained_wildcards: list[str] = []
         requests = [r for plan in inputs.plans.values() for r in plan.requests()]
         # Model outputs go to <experiment>/<experiment>_<trial hash>/ (plan.py) and adhoc/runs/ (runner.py),
         # next to but never onto the _manifests/ and _results/ prefixes the state machines use.
@@ -69,7 +68,22 @@ class RuntoolStack(Stack):
                 self, "SageMakerExecutionRole", access=DataAccess.from_requests(requests, outputs), output_bucket=self.bucket
             )
             role_arn = execution.role.role_arn
-            self.unexplained_wildcards = acknowledge_wildcards(execution, execution.wildcards())
+            acknowledge_wildcards(execution, execution.wildcards())
+
+        def build_machine(construct_id: str, experiment: str, groups: list[JobGroup], runs: int, tolerated: float) -> ExperimentStateMachine:
+            props = ExperimentStateMachineProps(
+                experiment=experiment,
+                groups=tuple(groups),
+                bucket=self.bucket,
+                sagemaker_role_arn=role_arn,
+                job_prefix=project.job_prefix,
+                runs=runs,
+                tolerated_failure_percentage=tolerated,
+                log_group=self.log_group,
+            )
+            built = ExperimentStateMachine(self, construct_id, props)
+            acknowledge_wildcards(built, built.wildcards())
+            return built
 
         self.machines: dict[str, ExperimentStateMachine] = {}
         for name, plan in sorted(inputs.plans.items()):
@@ -80,40 +94,14 @@ class RuntoolStack(Stack):
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(group.jsonl())
                 groups.append(JobGroup(group.id, group.fields, spec.concurrency_for(group.instance_type), str(path)))
-            self.machines[name] = self._machine(
-                output_id(name),
-                ExperimentStateMachineProps(
-                    experiment=name,
-                    groups=tuple(groups),
-                    bucket=self.bucket,
-                    sagemaker_role_arn=role_arn,
-                    job_prefix=project.job_prefix,
-                    runs=plan.runs,
-                    tolerated_failure_percentage=spec.tolerated_failure_percentage,
-                    log_group=self.log_group,
-                ),
-            )
+            self.machines[name] = build_machine(output_id(name), name, groups, plan.runs, spec.tolerated_failure_percentage)
         # Ad-hoc runs (Client.run): one group per capped instance type, the rest share one.
         adhoc_groups = [
             JobGroup(instance.replace(".", "-"), manifest.STANDARD_FIELDS, limit)
             for instance, limit in sorted(settings.instance_limits.items())
         ] + [JobGroup(DEFAULT_GROUP, manifest.STANDARD_FIELDS, settings.max_concurrency)]
-        self.machines[ADHOC] = self._machine(
-            "Adhoc",
-            ExperimentStateMachineProps(
-                experiment=ADHOC,
-                groups=tuple(adhoc_groups),
-                bucket=self.bucket,
-                sagemaker_role_arn=role_arn,
-                job_prefix=project.job_prefix,
-                runs=0,
-                tolerated_failure_percentage=settings.tolerated_failure_percentage,
-                log_group=self.log_group,
-            ),
-        )
+        self.machines[ADHOC] = build_machine("Adhoc", ADHOC, adhoc_groups, 0, settings.tolerated_failure_percentage)
 
-        for machine in self.machines.values():
-            self.unexplained_wildcards += acknowledge_wildcards(machine, machine.wildcards())
         self._notifications(settings.notification_email, settings.notification_topic_arn)
         CfnOutput(self, "OutputBucketName", value=self.bucket.bucket_name, description="Models and results")
         CfnOutput(self, "SageMakerRoleArn", value=role_arn)
@@ -153,9 +141,6 @@ class RuntoolStack(Stack):
             server_access_logs_prefix="output-bucket/",
             removal_policy=RemovalPolicy.RETAIN,
         )
-
-    def _machine(self, construct_id: str, props: ExperimentStateMachineProps) -> ExperimentStateMachine:
-        return ExperimentStateMachine(self, construct_id, props)
 
     def _notifications(self, email: str | None, topic_arn: str | None) -> None:
         if not email and not topic_arn:
