@@ -18,6 +18,10 @@ from typing import Any
 
 from runtool_iac.plan import Job, Plan
 
+# The generic state machine that runs uploaded plans (Client.run), and its catch-all group.
+ADHOC = "adhoc"
+DEFAULT_GROUP = "default"
+
 # Fields the state machine sets itself (RoleArn, TrainingJobName) or completes (OutputDataConfig).
 STATE_MACHINE_FIELDS = ("RoleArn", "TrainingJobName")
 # The fields every plan request has; the generic state machine supports these only.
@@ -92,3 +96,9 @@ def groups(plan: Plan) -> list[Group]:
 
 def read_jsonl(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def output_id(name: str) -> str:
+    """Stack-output prefix of an experiment ("my-bench" -> "MyBench"): the stack writes
+    and the runner reads ``<prefix>StateMachineArn``, ``…ResultsLocation``, ``…Groups``."""
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))

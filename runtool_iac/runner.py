@@ -18,22 +18,16 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from runtool_iac import manifest
+from runtool_iac.manifest import ADHOC, DEFAULT_GROUP, output_id
 from runtool_iac.plan import Plan
 from runtool_iac.results import RESULT_KINDS, JobResult, parse_entries, sort_results
 
-ADHOC = "adhoc"
-DEFAULT_GROUP = "default"
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
 class RunnerError(Exception):
     """A one-line, actionable problem (missing stack, credentials, access...)."""
-
-
-def output_id(name: str) -> str:
-    """Stack output prefix of an experiment (mirrors constructs.stack.output_id, without importing CDK)."""
-    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
 
 
 def token_for(execution_name: str) -> str:

@@ -147,7 +147,7 @@ def test_buckets_encrypted_private_tls_only_and_logged(cdk_synth: Synth, templat
 
 
 def test_outputs_name_every_state_machine_results_location_and_groups(cdk_synth: Synth, template):
-    from runtool_iac.constructs.stack import output_id
+    from runtool_iac.manifest import output_id
 
     bucket = cdk_synth.logical_id("AWS::S3::Bucket", "OutputBucket")
     for experiment, logical_id in cdk_synth.state_machines().items():

@@ -21,18 +21,13 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from runtool_iac import manifest
+from runtool_iac.manifest import ADHOC, DEFAULT_GROUP, output_id
 from runtool_iac.constructs.nag import acknowledge, acknowledge_wildcards
 from runtool_iac.constructs.experiment import ExperimentStateMachine, ExperimentStateMachineProps, JobGroup
 from runtool_iac.constructs.roles import DataAccess, SageMakerExecutionRole
 from runtool_iac.plan import Plan
 from runtool_iac.project import Project
 
-ADHOC = "adhoc"
-DEFAULT_GROUP = "default"
-
-
-def output_id(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
 
 
 @dataclass(frozen=True)
