@@ -21,6 +21,9 @@ from runtool_iac.plan import Job, Plan
 # The generic state machine that runs uploaded plans (Client.run), and its catch-all group.
 ADHOC = "adhoc"
 DEFAULT_GROUP = "default"
+# Where ad-hoc runs' models go: apart from adhoc/_manifests and adhoc/_results,
+# so the SageMaker role's write grant covers neither.
+ADHOC_OUTPUTS = f"{ADHOC}/runs"
 
 # Fields the state machine sets itself (RoleArn, TrainingJobName) or completes (OutputDataConfig).
 STATE_MACHINE_FIELDS = ("RoleArn", "TrainingJobName")

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from runtool_iac import manifest
-from runtool_iac.manifest import ADHOC, DEFAULT_GROUP, output_id
+from runtool_iac.manifest import ADHOC, ADHOC_OUTPUTS, DEFAULT_GROUP, output_id
 from runtool_iac.plan import Plan
 from runtool_iac.results import RESULT_KINDS, JobResult, parse_entries, sort_results
 
@@ -221,8 +221,8 @@ class Runner:
                 )
             group = job.instance_type.replace(".", "-")
             item = manifest.item(job)
-            # The SageMaker role may write model outputs below adhoc/runs/ only.
-            item["job"]["output_key"] = f"{ADHOC}/runs/{item['job']['output_key']}"
+            # The SageMaker role may write ad-hoc model outputs below ADHOC_OUTPUTS only.
+            item["job"]["output_key"] = f"{ADHOC_OUTPUTS}/{item['job']['output_key']}"
             by_group[group if group in deployed else DEFAULT_GROUP].append(item)
         prefix = f"{ADHOC}/_manifests/{name}"
         for group, items in by_group.items():

@@ -21,7 +21,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from runtool_iac import manifest
-from runtool_iac.manifest import ADHOC, DEFAULT_GROUP, output_id
+from runtool_iac.manifest import ADHOC, ADHOC_OUTPUTS, DEFAULT_GROUP, output_id
 from runtool_iac.constructs.nag import acknowledge, acknowledge_wildcards
 from runtool_iac.constructs.experiment import ExperimentStateMachine, ExperimentStateMachineProps, JobGroup
 from runtool_iac.constructs.roles import DataAccess, SageMakerExecutionRole
@@ -55,7 +55,7 @@ class RuntoolStack(Stack):
         requests = [r for plan in inputs.plans.values() for r in plan.requests()]
         # Model outputs go to <experiment>/<experiment>_<trial hash>/ (plan.py) and adhoc/runs/ (runner.py),
         # next to but never onto the _manifests/ and _results/ prefixes the state machines use.
-        outputs = [f"{name}/{name}_*" for name in sorted(inputs.plans)] + [f"{ADHOC}/runs/*"]
+        outputs = [f"{name}/{name}_*" for name in sorted(inputs.plans)] + [f"{ADHOC_OUTPUTS}/*"]
         if settings.role_arn:
             role_arn = settings.role_arn
         else:
