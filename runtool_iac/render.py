@@ -52,13 +52,15 @@ def table(plan: Plan, columns: Iterable[str] = COLUMNS) -> str:
     """The original runtool's dry-run table, followed by the job counts."""
     columns = list(columns)
     rows = [[_clip(_cells(job)[c]) for c in columns] for job in plan.jobs]
-    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(columns)]
-    out = [
-        "  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip(),
-        "  ".join("-" * w for w in widths),
-    ]
-    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(out + [""] + summary_lines(plan)) + "\n"
+    return text_table(columns, rows) + "\n" + "\n".join(summary_lines(plan)) + "\n"
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> str:
+    """Left-aligned columns under a dashed rule; the one table format of every command."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _md_escape(text: str) -> str:

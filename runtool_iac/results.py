@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from runtool_iac.render import text_table
+
 RESULT_KINDS = ("SUCCEEDED", "FAILED", "PENDING")
 COLUMNS = (
     "job_name", "algorithm", "dataset", "run", "status", "duration_s", "billable_s", "failure_reason", "metrics",
@@ -238,13 +240,6 @@ def to_csv(results: list[JobResult]) -> str:
         row = r.row()
         writer.writerow([row[c] for c in COLUMNS if c != "metrics"] + [_fmt(r.metrics[m]) if m in r.metrics else "" for m in metric_names])
     return buffer.getvalue()
-
-
-def text_table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip(), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
-    return "\n".join(lines) + "\n"
 
 
 def to_table(results: list[JobResult]) -> str:
