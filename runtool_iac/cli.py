@@ -16,7 +16,7 @@ from typing import Any, Callable
 import click
 
 from runtool_iac.commands.output import detail, ensure_verbosity_options, info, verbosity_options
-from runtool_iac.errors import ConfigError
+from runtool_iac.errors import ActionError, ConfigError
 from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN
 
 FORMATS = ("table", "json", "markdown")
@@ -39,7 +39,7 @@ def handle_errors(func: Callable) -> Callable:
         except ConfigError as exc:
             click.echo(str(exc))
             sys.exit(1)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ActionError) as exc:
             raise Failure(str(exc)) from None
 
     return wrapper

@@ -80,6 +80,11 @@ class ConfigError(Exception):
         return cls(problems=[p for e in errors for p in e.problems])
 
 
+class ActionError(Exception):
+    """A one-line, actionable problem outside the configs (a missing stack, no
+    credentials, ...): the CLI prints ``error: <message>`` and exits 1."""
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ' (did you mean ...?)' suffix, or '' when nothing is close."""
     close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from runtool_iac import manifest
+from runtool_iac.errors import ActionError
 from runtool_iac.manifest import ADHOC, ADHOC_OUTPUTS, DEFAULT_GROUP, output_id
 from runtool_iac.plan import Plan
 from runtool_iac.results import RESULT_KINDS, JobResult, parse_entries, sort_results
@@ -26,7 +27,7 @@ TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
-class RunnerError(Exception):
+class RunnerError(ActionError):
     """A one-line, actionable problem (missing stack, credentials, access...)."""
 
 

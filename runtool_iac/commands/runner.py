@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from pathlib import Path
@@ -27,20 +26,6 @@ def aws_options(func: Callable) -> Callable:
     for option in reversed(AWS_OPTIONS):
         func = option(func)
     return func
-
-
-def runner_errors(func: Callable) -> Callable:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from runtool_iac.runner import RunnerError
-
-        try:
-            return func(*args, **kwargs)
-        except RunnerError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
-
-    return wrapper
 
 
 def _project(project_file: str | None):
@@ -70,7 +55,6 @@ def _echo_json(value: Any) -> None:
 @aws_options
 @verbosity_options
 @handle_errors
-@runner_errors
 def run_command(experiment: str, runs: int | None, name: str | None, wait: bool, poll_seconds: float, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Start a deployed EXPERIMENT (declared in runtool.yml) and print its job names.
 
@@ -137,7 +121,6 @@ def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float) ->
 @aws_options
 @verbosity_options
 @handle_errors
-@runner_errors
 def status_command(execution: str | None, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Show an EXECUTION (ARN or name; default: the most recent one): state,
     and job counts per instance-type group.
@@ -146,7 +129,7 @@ def status_command(execution: str | None, project_file, stack_name, profile, reg
     Example:
       runtool-iac status bench-20261126-101500
     """
-    from runtool_iac.results import text_table
+    from runtool_iac.render import text_table
     from runtool_iac.runner import RunnerError
 
     runner = _runner(project_file, stack_name, profile, region, endpoint_url)
@@ -171,7 +154,6 @@ def status_command(execution: str | None, project_file, stack_name, profile, reg
 @aws_options
 @verbosity_options
 @handle_errors
-@runner_errors
 def stop_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Stop an EXECUTION; Step Functions stops its running training jobs.
 
@@ -188,7 +170,6 @@ def stop_command(execution: str, project_file, stack_name, profile, region, endp
 @aws_options
 @verbosity_options
 @handle_errors
-@runner_errors
 def redrive_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Re-run only the failed or aborted jobs of an EXECUTION (new job names, same execution).
 
@@ -212,7 +193,6 @@ def redrive_command(execution: str, project_file, stack_name, profile, region, e
 @click.option("--endpoint-url", default=None, help="AWS endpoint (e.g. a local moto server).")
 @verbosity_options
 @handle_errors
-@runner_errors
 def results_command(execution: str, fmt: str, metric: str | None, plot_file: str | None, project_file, stack_name, profile, region, endpoint_url) -> None:
     """One row per job of an EXECUTION (or of a local-mode output folder).
 
@@ -248,7 +228,6 @@ def results_command(execution: str, fmt: str, metric: str | None, plot_file: str
 @aws_options
 @verbosity_options
 @handle_errors
-@runner_errors
 def list_command(limit: int, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Recent executions of the project's experiments.
 
@@ -256,7 +235,7 @@ def list_command(limit: int, project_file, stack_name, profile, region, endpoint
     Example:
       runtool-iac list --limit 5
     """
-    from runtool_iac.results import text_table
+    from runtool_iac.render import text_table
 
     rows = _runner(project_file, stack_name, profile, region, endpoint_url).list(limit)
     if fmt == "json":
