@@ -320,12 +320,11 @@ def _members_of(value: Any) -> list[Member]:
 
 def _label(kind: str, name: str, where: str, variants: list[Any]) -> list[Member]:
     """Members for a node's variants, labelled by what distinguishes them."""
-    node_name = name
     out = []
     differing = _differing_leaves(variants) if len(variants) > 1 else []
     for variant in variants:
         own = variant.get("name") if isinstance(variant, dict) else None
-        base = own if isinstance(own, str) and own else node_name
+        base = own if isinstance(own, str) and own else name
         if differing:
             parts = [f"{_short(p)}={_leaf_text(variant, p)}" for p in differing]
             label = f"{base}[{','.join(parts)}]"
