@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from runtool_iac.jobkey import KeyMaker
 from runtool_iac.plan import Job, Plan
 
 # The generic state machine that runs uploaded plans (Client.run), and its catch-all group.
@@ -49,14 +50,16 @@ class Group:
     jobs: tuple[Job, ...]
 
     def items(self) -> list[dict]:
-        return [item(job) for job in self.jobs]
+        keys = KeyMaker()
+        return [item(job, keys) for job in self.jobs]
 
     def jsonl(self) -> str:
         return "".join(json.dumps(i, ensure_ascii=False, separators=(",", ":")) + "\n" for i in self.items())
 
 
-def item(job: Job) -> dict:
-    """One manifest line: what the job is (for results tables) and its request."""
+def item(job: Job, keys: KeyMaker | None = None) -> dict:
+    """One manifest line: what the job is (for results tables; ``key`` matches it
+    with earlier results, see jobkey.py) and its request."""
     request = {k: v for k, v in job.request.items() if k not in STATE_MACHINE_FIELDS}
     output = dict(request["OutputDataConfig"])
     s3_path = output.pop("S3OutputPath")
@@ -64,6 +67,7 @@ def item(job: Job) -> dict:
     return {
         "job": {
             "name": job.name,
+            "key": (keys or KeyMaker()).key(job.request, job.run),
             "algorithm": job.algorithm,
             "dataset": job.dataset,
             "run": job.run,

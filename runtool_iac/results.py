@@ -47,6 +47,8 @@ class JobResult:
     model_artifacts: str | None = None
     instance_type: str = ""
     run_configuration_id: str = ""
+    key: str = ""  # the job key (jobkey.py): equal keys computed the same thing
+    execution: str = ""  # set when results of several executions are combined
 
     def row(self) -> dict[str, Any]:
         return {
@@ -59,6 +61,7 @@ class JobResult:
             "billable_s": _num(self.billable_seconds),
             "failure_reason": self.failure_reason,
             "metrics": ", ".join(f"{k}={_fmt(v)}" for k, v in sorted(self.metrics.items())),
+            "execution": self.execution,
         }
 
 
@@ -152,6 +155,7 @@ def _parse(kind: str, entry: dict) -> JobResult:
         status="Pending",
         instance_type=job.get("instance_type", ""),
         run_configuration_id=job.get("run_configuration_id", ""),
+        key=_key(job, job_input),
     )
     if kind == "SUCCEEDED":
         output = _loads(entry.get("Output")) or {}
@@ -180,6 +184,18 @@ def _parse(kind: str, entry: dict) -> JobResult:
     else:
         base.failure_reason = f"{error}: {inner}" if inner else error
     return base
+
+
+def _key(job: dict, job_input: Any) -> str:
+    """The item's job key; items written before keys existed get it from their request."""
+    if isinstance(job.get("key"), str):
+        return job["key"]
+    request = job_input.get("request") if isinstance(job_input, dict) else None
+    if isinstance(request, dict):
+        from runtool_iac.jobkey import job_key
+
+        return job_key(request, int(job.get("run", 0)))
+    return ""
 
 
 def _metrics(data: Any) -> dict[str, float]:
@@ -231,24 +247,31 @@ def to_json(results: list[JobResult]) -> str:
     return json.dumps([asdict(r) for r in results], indent=2) + "\n"
 
 
+def _columns(results: list[JobResult]) -> list[str]:
+    """The table columns; ``execution`` when the rows come from several executions."""
+    return [*COLUMNS, "execution"] if any(r.execution for r in results) else list(COLUMNS)
+
+
 def to_csv(results: list[JobResult]) -> str:
     buffer = io.StringIO()
     metric_names = sorted({m for r in results for m in r.metrics})
+    columns = [c for c in _columns(results) if c != "metrics"]
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([c for c in COLUMNS if c != "metrics"] + metric_names)
+    writer.writerow(columns + metric_names)
     for r in results:
         row = r.row()
-        writer.writerow([row[c] for c in COLUMNS if c != "metrics"] + [_fmt(r.metrics[m]) if m in r.metrics else "" for m in metric_names])
+        writer.writerow([row[c] for c in columns] + [_fmt(r.metrics[m]) if m in r.metrics else "" for m in metric_names])
     return buffer.getvalue()
 
 
 def to_table(results: list[JobResult]) -> str:
-    rows = [[str(r.row()[c]) for c in COLUMNS] for r in results]
+    columns = _columns(results)
+    rows = [[str(r.row()[c]) for c in columns] for r in results]
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    return text_table(list(COLUMNS), rows) + f"\n{len(results)} jobs ({summary})\n"
+    return text_table(columns, rows) + f"\n{len(results)} jobs ({summary})\n"
 
 
 @dataclass

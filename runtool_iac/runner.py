@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from runtool_iac import manifest
 from runtool_iac.errors import ActionError
+from runtool_iac.history import Execution
 from runtool_iac.manifest import ADHOC, ADHOC_OUTPUTS, DEFAULT_GROUP, output_id
 from runtool_iac.plan import Plan
 from runtool_iac.results import RESULT_KINDS, JobResult, parse_entries, sort_results
@@ -195,15 +196,24 @@ class Runner:
         name = self._name(name or default_execution_name(experiment))
         token = token_for(name)
         execution_input: dict[str, Any] = {"token": token}
-        planned = declared
         if runs is not None and runs != declared.runs:
             if plan_for_runs is None:
                 raise RunnerError(f"{experiment} declares {declared.runs} runs; planning {runs} needs the project")
-            planned = plan_for_runs(runs)
-            prefix = f"{experiment}/_manifests/{name}"
-            self._upload_groups(manifest.groups(planned), deployment.groups(experiment), prefix, experiment)
-            execution_input.update(runs=runs, manifest={"bucket": deployment.bucket, "prefix": prefix})
-        return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in planned.jobs])
+            return self.start_jobs(experiment, plan_for_runs(runs), name)
+        return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in declared.jobs])
+
+    def start_jobs(self, experiment: str, jobs: Plan, name: str | None = None) -> Started:
+        """Start a declared experiment's state machine over exactly ``jobs`` (any
+        subset of its plan, any number of runs): their manifest is uploaded and
+        named in the input, so every item is one of these jobs."""
+        deployment = self.deployment()
+        arn = deployment.machine_arn(experiment)
+        name = self._name(name or default_execution_name(experiment))
+        token = token_for(name)
+        prefix = f"{experiment}/_manifests/{name}"
+        self._upload_groups(manifest.groups(jobs), deployment.groups(experiment), prefix, experiment)
+        execution_input = {"token": token, "runs": jobs.runs, "manifest": {"bucket": deployment.bucket, "prefix": prefix}}
+        return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in jobs.jobs])
 
     def start_plan(self, plan: Plan, name: str | None = None) -> Started:
         """Run an ad-hoc plan (Client.run) on the deployed generic state machine."""
@@ -358,6 +368,28 @@ class Runner:
                 for ref in written.get("ResultFiles", {}).get(kind, []):
                     results += parse_entries(kind, json.loads(self._get(ref["Key"])))
         return sort_results(results)
+
+    def executions(self, experiment: str, experiment_name: str | None = None) -> list[Execution]:
+        """Every execution of ``experiment``'s state machine with the results it wrote, oldest first.
+
+        A constant number of calls per execution, whatever its number of jobs:
+        ListExecutions (one page per 1,000 executions), then per execution one
+        listing of its results prefix and one GetObject per ResultWriter file.
+        ``experiment_name`` keeps only that experiment's jobs (for the ad-hoc
+        state machine, which runs every ``Client.run`` experiment).
+        """
+        arn = self.deployment().machine_arn(experiment)
+        listed = []
+        for page in self.sfn.get_paginator("list_executions").paginate(stateMachineArn=arn):
+            listed += page.get("executions", [])
+        found = []
+        for item in listed:
+            rows = self.results(item["executionArn"]) if item.get("status") != "RUNNING" else []
+            if experiment_name is not None:
+                rows = [r for r in rows if r.run_configuration_id.rsplit("_", 1)[0] == experiment_name]
+            started = item.get("startDate")
+            found.append(Execution(item["name"], started.isoformat() if started else "", item.get("status", ""), tuple(rows)))
+        return sorted(found, key=lambda e: (e.started, e.name))
 
     def _get(self, key: str) -> str:
         response = self._call(self.s3.get_object, Bucket=self.deployment().bucket, Key=key, missing=f"no object {key}")

@@ -52,20 +52,39 @@ def _echo_json(value: Any) -> None:
 @click.option("--name", default=None, help="Execution name (default: EXPERIMENT-<UTC time>). Reusing a name never starts jobs twice.")
 @click.option("--wait", is_flag=True, help="Follow the execution with a progress bar; exit 1 unless it succeeds.")
 @click.option("--poll-seconds", type=click.FloatRange(0.01, 3600), default=10.0, show_default=True, help="With --wait: how often to poll.")
+@click.option("--skip-completed", is_flag=True, help="Start only the jobs without a completed result in an earlier execution (matched by job key).")
 @aws_options
 @verbosity_options
 @handle_errors
-def run_command(experiment: str, runs: int | None, name: str | None, wait: bool, poll_seconds: float, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
+def run_command(experiment: str, runs: int | None, name: str | None, wait: bool, poll_seconds: float, skip_completed: bool, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Start a deployed EXPERIMENT (declared in runtool.yml) and print its job names.
 
+    With --skip-completed, only the jobs whose job key has no completed result
+    in an earlier execution of EXPERIMENT start (a new algorithm, dataset or
+    hyperparameter value, more runs); "nothing to run" (exit 0) when none.
+
     \b
-    Example:
+    Examples:
       runtool-iac run bench --runs 5 --wait
+      runtool-iac run bench --skip-completed
     """
     project = _project(project_file)
     runner = _runner(project_file, stack_name or project.stack_name(), profile, region, endpoint_url)
     declared = project.plan(experiment)
-    started = runner.start(experiment, declared, runs=runs, name=name, plan_for_runs=lambda n: project.plan(experiment, runs=n))
+    if skip_completed:
+        from runtool_iac import history
+
+        selection = history.select(project.plan(experiment, runs=runs), runner.executions(experiment))
+        for line in [selection.summary(), *selection.notes()]:
+            info(line, err=fmt == "json")
+        if not selection.to_run:
+            if fmt == "json":
+                _echo_json({"job_names": [], "to_run": 0, "completed": len(selection.completed)})
+            info("nothing to run", err=fmt == "json")
+            return
+        started = runner.start_jobs(experiment, selection.subset(), name=name)
+    else:
+        started = runner.start(experiment, declared, runs=runs, name=name, plan_for_runs=lambda n: project.plan(experiment, runs=n))
     if fmt == "json":
         _echo_json(started.__dict__)
     elif quiet():  # only the data asked for: one job name per line
@@ -182,10 +201,16 @@ def redrive_command(execution: str, project_file, stack_name, profile, region, e
 
 
 @click.command("results")
-@click.argument("execution")
+@click.argument("execution", required=False)
+@click.option("--experiment", "experiment", default=None, help="Every execution of EXPERIMENT: the latest completed result per job key.")
+@click.option("--local", "local", is_flag=True, help="With --experiment: local runs (runtool-iac local) instead of the cloud.")
+@click.option("--output-dir", type=click.Path(file_okay=False), default=None, help="With --local: the local output folder (default: runtool.yml's local.output_dir).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--pivot", "metric", default=None, help="Algorithm × dataset matrix of METRIC (mean ± std over runs).")
-@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None, help="Draw the pivot as a heatmap PNG.")
+@click.option("--leaderboard", "board_metric", default=None, metavar="METRIC", help="Rank algorithms across datasets on METRIC.")
+@click.option("--baseline", default=None, metavar="ALGORITHM", help="With --leaderboard: relative scores and win rates against ALGORITHM.")
+@click.option("--higher-is-better", is_flag=True, help="With --leaderboard: larger METRIC values are better (default: smaller).")
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None, help="Draw the pivot (heatmap) or the leaderboard (bars) as a PNG.")
 @click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml (default: found upward from here).")
 @click.option("--stack", "stack_name", default=None, help="Stack name (default: from runtool.yml).")
 @click.option("--profile", default=None, help="AWS profile.")
@@ -193,34 +218,97 @@ def redrive_command(execution: str, project_file, stack_name, profile, region, e
 @click.option("--endpoint-url", default=None, help="AWS endpoint (e.g. a local moto server).")
 @verbosity_options
 @handle_errors
-def results_command(execution: str, fmt: str, metric: str | None, plot_file: str | None, project_file, stack_name, profile, region, endpoint_url) -> None:
-    """One row per job of an EXECUTION (or of a local-mode output folder).
+def results_command(
+    execution: str | None, experiment: str | None, local: bool, output_dir: str | None, fmt: str, metric: str | None,
+    board_metric: str | None, baseline: str | None, higher_is_better: bool, plot_file: str | None,
+    project_file, stack_name, profile, region, endpoint_url,
+) -> None:
+    """One row per job of an EXECUTION (or of a local-mode output folder), or,
+    with --experiment, of every execution of an experiment: the latest
+    completed result per job key, with the execution it came from.
 
     \b
     Examples:
       runtool-iac results bench-20261126-101500 --pivot MASE
       runtool-iac results runtool-output/bench --pivot MASE --plot mase.png
+      runtool-iac results --experiment bench --leaderboard MASE --baseline seasonal_naive
+      runtool-iac results --experiment bench --local --format csv
     """
     from runtool_iac import results as res
 
-    if Path(execution).is_dir():
+    if (execution is None) == (experiment is None):
+        raise click.UsageError("give an EXECUTION (or a local output folder), or --experiment NAME")
+    if (local or output_dir) and experiment is None:
+        raise click.UsageError("--local and --output-dir go with --experiment NAME")
+    if metric and board_metric:
+        raise click.UsageError("--pivot and --leaderboard exclude each other")
+    if (baseline or higher_is_better) and not board_metric:
+        raise click.UsageError("--baseline and --higher-is-better go with --leaderboard METRIC")
+    if plot_file and not (metric or board_metric):
+        raise click.UsageError("--plot needs --pivot METRIC or --leaderboard METRIC")
+    if experiment is not None:
+        rows = _experiment_results(experiment, local, output_dir, project_file, stack_name, profile, region, endpoint_url)
+        if not rows:
+            where = "locally" if local else "in the cloud"
+            raise click.ClickException(f"no completed results of experiment {experiment} {where} yet")
+    elif Path(execution).is_dir():
         rows = res.read_local(execution)
     else:
         rows = _runner(project_file, stack_name, profile, region, endpoint_url).results(execution)
     if not rows:
         raise click.ClickException(f"no results for {execution} yet (results are written when each job group finishes)")
-    if metric or plot_file:
-        if not metric:
-            raise click.UsageError("--plot needs --pivot METRIC")
-        try:
+    try:
+        if board_metric:
+            from runtool_iac import leaderboard
+
+            board = leaderboard.leaderboard(rows, board_metric, baseline=baseline, higher_is_better=higher_is_better)
+            click.echo({"table": board.to_table, "csv": board.to_csv, "json": board.to_json}[fmt](), nl=False)
+            if plot_file:
+                info(f"plot: {leaderboard.plot(board, plot_file)}", err=True)
+            return
+        if metric:
             table = res.pivot(rows, metric)
-        except ValueError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo({"table": table.to_table, "csv": table.to_csv, "json": table.to_json}[fmt](), nl=False)
-        if plot_file:
-            info(f"plot: {res.plot(table, plot_file)}", err=True)
-        return
+            click.echo({"table": table.to_table, "csv": table.to_csv, "json": table.to_json}[fmt](), nl=False)
+            if plot_file:
+                info(f"plot: {res.plot(table, plot_file)}", err=True)
+            return
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo({"table": res.to_table, "csv": res.to_csv, "json": res.to_json}[fmt](rows), nl=False)
+
+
+def _experiment_results(experiment: str, local: bool, output_dir: str | None, project_file, stack_name, profile, region, endpoint_url) -> list:
+    from runtool_iac import history
+
+    if local:
+        return history.experiment_results(history.local_executions(_local_output_dir(output_dir, project_file), experiment))
+    runner = _runner(project_file, stack_name, profile, region, endpoint_url)
+    return history.experiment_results(_cloud_executions(runner, experiment))
+
+
+def _cloud_executions(runner: Any, experiment: str) -> list:
+    """Executions of a declared experiment; else of Client.run's ad-hoc machine under that experiment name."""
+    from runtool_iac.manifest import ADHOC, output_id
+
+    deployment = runner.deployment()
+    if output_id(experiment) in deployment.experiments() or output_id(ADHOC) not in deployment.experiments():
+        return runner.executions(experiment)
+    return runner.executions(ADHOC, experiment_name=experiment)
+
+
+def _local_output_dir(output_dir: str | None, project_file: str | None) -> Path:
+    """The local output folder: as given, else runtool.yml's local.output_dir (default runtool-output)."""
+    from runtool_iac.errors import ConfigError
+    from runtool_iac.local.api import DEFAULT_OUTPUT_DIR
+
+    try:
+        project = _project(project_file)
+    except ConfigError:
+        if project_file:
+            raise
+        return Path(output_dir or DEFAULT_OUTPUT_DIR)
+    # Relative to the project's folder, as `runtool-iac local --output-dir` is.
+    return project.root / (output_dir or project.local.output_dir or DEFAULT_OUTPUT_DIR)
 
 
 @click.command("list")

@@ -30,6 +30,7 @@ EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
 @click.option("--experiment-name", default=None, help="Name of an expression's experiment (default: experiment).")
 @click.option("--output-dir", type=click.Path(file_okay=False), default=None, help="Where job folders and results go.")
 @click.option("--max-parallel", type=click.IntRange(1, 64), default=None, help="Jobs at once (default: local.max_parallel, else 2).")
+@click.option("--skip-completed", is_flag=True, help="Run only the jobs without a completed result in an earlier local run (matched by job key).")
 @click.option("-q", "--quiet", is_flag=True, help="Do not stream job logs; print only the results table.")
 def local_command(**options: object) -> None:
     """Run an experiment's training jobs here, with SageMaker's container contract.
@@ -40,6 +41,8 @@ def local_command(**options: object) -> None:
       runtool-iac local FILE... -e "algos * datasets"   an expression over config files
     Images map to local commands or Docker images, and s3:// data to local
     folders, through the `local:` section of runtool.yml (docs/local_mode.md).
+    With --skip-completed, only jobs whose job key has no completed result in
+    an earlier local run of the experiment run ("nothing to run": exit 0).
     Exits 1 if a job did not complete, 130 if interrupted.
 
     \b
@@ -59,6 +62,7 @@ def _local(
     experiment_name: str | None,
     output_dir: str | None,
     max_parallel: int | None,
+    skip_completed: bool,
     quiet: bool,
 ) -> int:
     from runtool_iac import results
@@ -87,6 +91,15 @@ def _local(
         max_parallel=max_parallel or settings.max_parallel,
         stream=None if quiet else sys.stdout,
     )
+    if skip_completed:
+        from runtool_iac import history
+
+        selection = history.select(plan, history.local_executions(options.output_dir, plan.experiment_name))
+        click.echo(selection.summary())
+        if not selection.to_run:
+            click.echo("nothing to run")
+            return 0
+        plan = selection.subset()
     try:
         with _termination_interrupts():
             run = run_plan(plan, options)
