@@ -173,6 +173,7 @@ def _describe(node: Any) -> str:
 @click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag every job (repeatable).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option("--local", is_flag=True, help="Plan for local mode (local paths and 'local:' images allowed).")
+@click.option("--against-results", "against", is_flag=True, help="Say which jobs are new: no completed result in the experiment's earlier executions (with --local: local runs).")
 @verbosity_options
 @handle_errors
 def plan(
@@ -185,12 +186,20 @@ def plan(
     tags: tuple[str, ...],
     fmt: str,
     local: bool,
+    against: bool,
 ) -> None:
     """Print the training jobs an experiment over config FILES would start.
 
+    With --against-results, also which of them are new (would run with
+    `run --skip-completed`): results of the executions of the experiment
+    --experiment-name in the stack of the runtool.yml found upward (AWS
+    credentials, region and AWS_ENDPOINT_URL from the environment), or with
+    --local in its local output folder. --format json then prints that split.
+
     \b
-    Example:
+    Examples:
       runtool-iac plan configs/*.yml -e "(deepar + prophet) * datasets" --runs 3 --format json
+      runtool-iac plan configs/*.yml -e "algos * datasets" --experiment-name bench --against-results
     """
     from runtool_iac.config import load_config
     from runtool_iac.experiment_expr import parse_experiment
@@ -210,6 +219,11 @@ def plan(
         tags=parse_tags(tags),
         target="local" if local else "sagemaker",
     )
+    if against:
+        from runtool_iac.commands.runner import emit_against_results
+
+        emit_against_results(planned, "local" if local else "aws", fmt)
+        return
     emit_plan(planned, fmt)
 
 

@@ -75,11 +75,16 @@ class Client:
         experiment_name: str = DEFAULT_EXPERIMENT_NAME,
         tags: Mapping[str, Any] | None = None,
         execution_name: str | None = None,
+        skip_completed: bool = False,
     ) -> list[str]:
         """Start ``experiment`` on the deployed project's ad-hoc state machine; returns the job names.
 
         A constant number of AWS calls whatever the number of jobs: the
-        manifest is uploaded and Step Functions fans the jobs out.
+        manifest is uploaded and Step Functions fans the jobs out. With
+        ``skip_completed``, only jobs whose job key has no completed result in
+        an earlier ``run`` of ``experiment_name`` start (it prints "N to run, M
+        already completed"; "nothing to run" returns ``[]``); the split is kept
+        in ``self.last_selection``.
         """
         from runtool_iac.runner import Runner, RunnerError
 
@@ -97,6 +102,16 @@ class Client:
             tags={**self.tags, **(tags or {})},
             name_prefix=deployment.job_prefix,
         )
+        if skip_completed:
+            from runtool_iac import history
+            from runtool_iac.manifest import ADHOC
+
+            self.last_selection = history.select(planned, runner.executions(ADHOC, experiment_name=experiment_name))
+            print(self.last_selection.summary())
+            if not self.last_selection.to_run:
+                print("nothing to run")
+                return []
+            planned = self.last_selection.subset()
         self.last_started = runner.start_plan(planned, name=execution_name)
         return self.last_started.job_names
 

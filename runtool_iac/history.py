@@ -66,6 +66,38 @@ class Selection:
         text = f"{len(self.to_run)} to run, {len(self.completed)} already completed"
         return text + f" (in {self.executions} earlier execution{'s' if self.executions != 1 else ''})"
 
+    def to_json(self) -> dict:
+        def ref(job: Job) -> dict:
+            return {"name": job.name, "algorithm": job.algorithm, "dataset": job.dataset, "run": job.run}
+
+        return {
+            "experiment": self.plan.experiment_name,
+            "executions": self.executions,
+            "to_run": len(self.to_run),
+            "completed": len(self.completed),
+            "new": [ref(job) for job in self.to_run],
+            "completed_jobs": [{**ref(job), "execution": result.execution} for job, result in self.completed],
+            "running_executions": self.running,
+        }
+
+    def lines(self, limit: int = 50) -> list[str]:
+        """The summary and the jobs to run (up to ``limit``), for plan and diff."""
+        out = [f"{self.plan.experiment_name}: {self.summary()}"]
+        out += [f"  + {j.name}  {j.algorithm} × {j.dataset}, run {j.run}" for j in self.to_run[:limit]]
+        if len(self.to_run) > limit:
+            out.append(f"  … and {len(self.to_run) - limit} more new jobs (use --format json for all)")
+        return out + ["  " + note for note in self.notes()]
+
+    def markdown(self, limit: int = 50) -> str:
+        out = [f"**{self.plan.experiment_name}**: {self.summary()}", ""]
+        if self.to_run:
+            out += ["| new job | algorithm | dataset | run |", "|---|---|---|---:|"]
+            out += [f"| `{j.name}` | {j.algorithm} | {j.dataset} | {j.run} |" for j in self.to_run[:limit]]
+            if len(self.to_run) > limit:
+                out.append(f"\n… and {len(self.to_run) - limit} more new jobs.")
+            out.append("")
+        return "\n".join(out + [f"> {note}" for note in self.notes()]) + "\n"
+
     def notes(self) -> list[str]:
         return [
             f"note: execution {name} is still running; its jobs count as completed once its results are written"

@@ -375,8 +375,9 @@ class Runner:
         A constant number of calls per execution, whatever its number of jobs:
         ListExecutions (one page per 1,000 executions), then per execution one
         listing of its results prefix and one GetObject per ResultWriter file.
-        ``experiment_name`` keeps only that experiment's jobs (for the ad-hoc
-        state machine, which runs every ``Client.run`` experiment).
+        ``experiment_name`` keeps only the executions with jobs of that
+        experiment, and only those jobs (for the ad-hoc state machine, which
+        runs every ``Client.run`` experiment).
         """
         arn = self.deployment().machine_arn(experiment)
         listed = []
@@ -387,6 +388,8 @@ class Runner:
             rows = self.results(item["executionArn"]) if item.get("status") != "RUNNING" else []
             if experiment_name is not None:
                 rows = [r for r in rows if r.run_configuration_id.rsplit("_", 1)[0] == experiment_name]
+                if not rows:
+                    continue  # another experiment's execution
             started = item.get("startDate")
             found.append(Execution(item["name"], started.isoformat() if started else "", item.get("status", ""), tuple(rows)))
         return sorted(found, key=lambda e: (e.started, e.name))

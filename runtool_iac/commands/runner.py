@@ -280,10 +280,37 @@ def results_command(
 def _experiment_results(experiment: str, local: bool, output_dir: str | None, project_file, stack_name, profile, region, endpoint_url) -> list:
     from runtool_iac import history
 
-    if local:
-        return history.experiment_results(history.local_executions(_local_output_dir(output_dir, project_file), experiment))
-    runner = _runner(project_file, stack_name, profile, region, endpoint_url)
-    return history.experiment_results(_cloud_executions(runner, experiment))
+    source = "local" if local else "aws"
+    found = earlier_executions(experiment, source, project_file, stack_name, profile, region, endpoint_url, output_dir)
+    return history.experiment_results(found)
+
+
+def earlier_executions(
+    experiment: str, source: str, project_file: str | None = None, stack_name: str | None = None,
+    profile: str | None = None, region: str | None = None, endpoint_url: str | None = None, output_dir: str | None = None,
+) -> list:
+    """Every execution of ``experiment`` with its results: the deployed stack's ("aws") or local runs' ("local")."""
+    from runtool_iac import history
+
+    if source == "local":
+        return history.local_executions(_local_output_dir(output_dir, project_file), experiment)
+    return _cloud_executions(_runner(project_file, stack_name, profile, region, endpoint_url), experiment)
+
+
+def emit_against_results(planned: Any, source: str, fmt: str, project_file: str | None = None) -> None:
+    """`plan --against-results`: the plan and which of its jobs are new; JSON: just that split."""
+    from runtool_iac import history
+    from runtool_iac.cli import emit_plan
+
+    selection = history.select(planned, earlier_executions(planned.experiment_name, source, project_file))
+    if fmt == "json":
+        _echo_json(selection.to_json())
+        return
+    emit_plan(planned, fmt)
+    if fmt == "markdown":
+        click.echo(f"\n#### Against the results ({source})\n\n" + selection.markdown(), nl=False)
+    else:
+        click.echo("\n".join(["", f"against the results ({source}):", *selection.lines()]))
 
 
 def _cloud_executions(runner: Any, experiment: str) -> list:

@@ -10,6 +10,7 @@ AWS. Only ``synth`` imports aws_cdk, and only when it runs.
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import click
@@ -70,8 +71,10 @@ def _shown(path: Path) -> str:
 @click.option("--project", "project_file", type=click.Path(exists=True), default=None, help=PROJECT_HELP)
 @click.option("-e", "--experiment", default=None, help="Compare only this declared experiment.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--against-results", "against", is_flag=True, help="Also say which working-tree jobs are new: no completed result in the experiment's executions.")
+@click.option("--local", is_flag=True, help="With --against-results: local runs' results instead of the deployed stack's.")
 @handle_errors
-def diff_command(base_ref: str, project_file: str | None, experiment: str | None, fmt: str) -> None:
+def diff_command(base_ref: str, project_file: str | None, experiment: str | None, fmt: str, against: bool, local: bool) -> None:
     """Compare the jobs of every declared experiment at git ref BASE_REF with the working tree.
 
     Prints the jobs added, removed and changed (with the request fields that
@@ -82,12 +85,49 @@ def diff_command(base_ref: str, project_file: str | None, experiment: str | None
     working tree is not touched. Exit code 0 whether or not jobs differ.
 
     \b
+    With --against-results, each experiment's working-tree jobs are also
+    matched by job key with the results of its executions (the deployed
+    stack's; AWS credentials, region and AWS_ENDPOINT_URL from the
+    environment; or with --local the local runs'): what merging and then
+    `run --skip-completed` would actually run.
+
+    \b
     Example:
       runtool-iac diff origin/main
       runtool-iac diff HEAD~1 --experiment bench --format markdown >> "$GITHUB_STEP_SUMMARY"
+      runtool-iac diff origin/main --against-results
     """
     from runtool_iac import plan_diff
 
+    if local and not against:
+        raise click.UsageError("--local goes with --against-results")
     diff = plan_diff.diff_with_ref(base_ref, project_file, experiment)
-    render = {"json": plan_diff.to_json, "markdown": plan_diff.markdown, "table": plan_diff.table}[fmt]
+    selections = _against_results(diff, project_file, "local" if local else "aws") if against else []
+    if fmt == "json":
+        found = diff.to_json()
+        if against:
+            found["against_results"] = {s.plan.experiment_name: s.to_json() for s in selections}
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    render = {"markdown": plan_diff.markdown, "table": plan_diff.table}[fmt]
     click.echo(render(diff), nl=False)
+    source = "local" if local else "aws"
+    if selections and fmt == "markdown":
+        click.echo(f"#### Against the results ({source})\n\n" + "\n".join(s.markdown() for s in selections), nl=False)
+    elif selections:
+        click.echo("\n".join(["", f"against the results ({source}):", *(line for s in selections for line in s.lines())]))
+
+
+def _against_results(diff: object, project_file: str | None, source: str) -> list:
+    """Each working-tree experiment of the diff split into new and already completed jobs."""
+    from runtool_iac import history
+    from runtool_iac.commands.runner import earlier_executions
+    from runtool_iac.project import load_project
+
+    project = load_project(project_file)
+    names = [e.name for e in diff.experiments if e.head_jobs is not None]
+    target = "local" if source == "local" else "sagemaker"
+    return [
+        history.select(project.plan(name, target=target), earlier_executions(name, source, str(project.file)))
+        for name in names
+    ]
