@@ -20,10 +20,14 @@ import csv
 import io
 import json
 import math
+import os
+import re
+import stat
 import statistics
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from runtool_iac.render import text_table
 
@@ -96,8 +100,14 @@ def failed_entry(job_input: dict, error: str, cause: str, name: str, status: str
     }
 
 
-def write_result_files(folder: Path, entries: Iterable[dict]) -> Path:
-    """Write ResultWriter-style files for ``entries`` into ``folder`` (created)."""
+def write_result_files(folder: Path, entries: Iterable[dict], generation: int = 0) -> Path:
+    """Write ResultWriter-style files for ``entries`` into ``folder`` (created).
+
+    Files are named ``<KIND>_<generation>.json``; each is written atomically
+    and ``manifest.json`` last, then result files of other generations are
+    removed. So a folder rewritten with a new generation as jobs end (local
+    mode does) always holds one consistent set, whenever the writer is killed.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     by_kind: dict[str, list[dict]] = {kind: [] for kind in RESULT_KINDS}
     for entry in entries:
@@ -107,27 +117,56 @@ def write_result_files(folder: Path, entries: Iterable[dict]) -> Path:
     for kind, items in by_kind.items():
         files[kind] = []
         if items:
-            name = f"{kind}_0.json"
+            name = f"{kind}_{generation}.json"
             text = json.dumps(items, indent=1)
             _atomic_write(folder / name, text)
             files[kind].append({"Key": name, "Size": len(text)})
     manifest = {"DestinationBucket": None, "MapRunArn": None, "ResultFiles": files}
     _atomic_write(folder / "manifest.json", json.dumps(manifest, indent=1))
+    kept = {ref["Key"] for refs in files.values() for ref in refs}
+    for stale in folder.iterdir():
+        if _RESULT_FILE.match(stale.name) and stale.name not in kept:
+            stale.unlink(missing_ok=True)
     return folder
 
 
+_RESULT_FILE = re.compile(r"^(?:SUCCEEDED|FAILED|PENDING)_[0-9]+\.json$")
+
+
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
+    """Replace ``path`` with ``text`` in one step: a reader sees the old or the new file, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     tmp.replace(path)
 
 
 # ----------------------------------------------------------------- reading
 
 
-def parse_entries(kind: str, entries: list[dict]) -> list[JobResult]:
-    """Job results of ResultWriter entries; items skipped for fewer runs are not jobs."""
-    return [_parse(kind, e) for e in entries if not _skipped(e)]
+def parse_entries(kind: str, entries: Any, source: str = "", skipped: list[str] | None = None) -> list[JobResult]:
+    """Job results of ResultWriter entries; items skipped for fewer runs are not jobs.
+
+    An entry that cannot be read is noted in ``skipped`` (``source: entry N: why``)
+    and left out; without ``skipped`` it raises ``Unreadable``.
+    """
+    if not isinstance(entries, list):
+        raise Unreadable(source, f"expected a JSON array of entries, found {_json_type(entries)}")
+    found = []
+    for index, entry in enumerate(entries):
+        try:
+            if not isinstance(entry, dict):
+                raise ValueError(f"expected a JSON object, found {_json_type(entry)}")
+            if not _skipped(entry):
+                found.append(_checked(_parse(kind, entry)))
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+            problem = Unreadable(source, f"entry {index}: {_reason(exc)}")
+            if skipped is None:
+                raise problem from None
+            skipped.append(str(problem))
+    return found
 
 
 def _skipped(entry: dict) -> bool:
@@ -216,24 +255,208 @@ def _metrics(data: Any) -> dict[str, float]:
     return out
 
 
-def read_local(folder: str | Path) -> list[JobResult]:
+def read_local(folder: str | Path, skipped: list[str] | None = None) -> list[JobResult]:
     """Results below a local folder: every ``_results/**/manifest.json`` (one per run).
 
     Only files under a ``_results`` folder count: job folders next to them may
-    hold an algorithm's own ``manifest.json``.
+    hold an algorithm's own ``manifest.json``. A file that is damaged, missing
+    or not a regular file is noted in ``skipped`` (its path and why; a
+    ``ResultsSkipped`` warning without ``skipped``) and the rest is read.
     """
-    folder = Path(folder)
-    manifests = sorted(m for m in folder.rglob("manifest.json") if "_results" in m.resolve().parts)
+    notes: list[str] = [] if skipped is None else skipped
+    manifests = _local_manifests(Path(folder), notes)
+    found = collect(
+        manifests,
+        fetch=lambda location: read_json_file(Path(location)),
+        sibling=lambda manifest, key: str(Path(manifest).parent / _file_name(key)),
+        skipped=notes,
+    )
+    if skipped is None:
+        for note in notes:
+            warnings.warn(f"skipped {note}", ResultsSkipped, stacklevel=2)
+    return found
+
+
+class ResultsSkipped(UserWarning):
+    """Some result files or entries could not be read and were left out."""
+
+
+def collect(
+    manifests: Iterable[str], fetch: Callable[[str], Any], sibling: Callable[[str, str], str], skipped: list[str],
+) -> list[JobResult]:
+    """Job results of ResultWriter manifests, wherever they are stored.
+
+    ``fetch(location)`` returns a file's JSON or raises ``Unreadable``;
+    ``sibling(manifest, key)`` is where a manifest's ``ResultFiles`` key is.
+    Every problem is one line in ``skipped``; what can be read is returned.
+    """
     results: list[JobResult] = []
-    for manifest_path in manifests:
-        manifest = json.loads(manifest_path.read_text())
-        if not isinstance(manifest, dict):
+    for location in manifests:
+        try:
+            refs = _result_refs(fetch(location), location, skipped)
+        except Unreadable as problem:
+            skipped.append(str(problem))
             continue
-        for kind in RESULT_KINDS:
-            for ref in manifest.get("ResultFiles", {}).get(kind, []):
-                path = manifest_path.parent / Path(ref["Key"]).name
-                results += parse_entries(kind, json.loads(path.read_text()))
+        for kind, key in refs:
+            target = sibling(location, key)
+            try:
+                results += parse_entries(kind, fetch(target), target, skipped)
+            except Unreadable as problem:
+                skipped.append(f"{problem} (listed in {location})")
     return sort_results(results)
+
+
+def _result_refs(manifest: Any, location: str, skipped: list[str]) -> list[tuple[str, str]]:
+    """(kind, key) of every result file a manifest lists; malformed references are noted."""
+    if not isinstance(manifest, dict):
+        raise Unreadable(location, f"expected a JSON object, found {_json_type(manifest)}")
+    files = manifest.get("ResultFiles", {})
+    if not isinstance(files, dict):
+        raise Unreadable(location, f"ResultFiles: expected an object of SUCCEEDED/FAILED/PENDING lists, found {_json_type(files)}")
+    refs = []
+    for kind in RESULT_KINDS:
+        listed = files.get(kind, [])
+        if not isinstance(listed, list):
+            skipped.append(str(Unreadable(location, f"ResultFiles.{kind}: expected a list, found {_json_type(listed)}")))
+            continue
+        for index, ref in enumerate(listed):
+            key = ref.get("Key") if isinstance(ref, dict) else None
+            if not isinstance(key, str) or not _file_name(key):
+                skipped.append(str(Unreadable(location, f"ResultFiles.{kind}[{index}]: no file Key")))
+                continue
+            refs.append((kind, key))
+    return refs
+
+
+def _file_name(key: str) -> str:
+    """The last segment of a ResultWriter key: local result files sit beside their manifest."""
+    name = key.replace("\\", "/").rsplit("/", 1)[-1]
+    return "" if name in ("", ".", "..") else name
+
+
+def _local_manifests(folder: Path, skipped: list[str]) -> list[str]:
+    """``manifest.json`` files under a ``_results`` folder below ``folder`` (no symlinked folders followed)."""
+    if not folder.is_dir():
+        skipped.append(str(Unreadable(str(folder), "not a folder")))
+        return []
+    found: list[str] = []
+    todo = [(folder, 0, RESULTS_FOLDER_NAME in folder.resolve().parts)]
+    while todo:
+        current, depth, under_results = todo.pop()
+        try:
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            skipped.append(str(Unreadable(str(current), f"cannot list the folder ({exc.strerror})")))
+            continue
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir and depth < MAX_FOLDER_DEPTH:
+                todo.append((Path(entry.path), depth + 1, under_results or entry.name == RESULTS_FOLDER_NAME))
+            elif not is_dir and under_results and entry.name == "manifest.json":
+                found.append(entry.path)
+    return sorted(found)
+
+
+# ----------------------------------------------------------------- reading files safely
+
+RESULTS_FOLDER_NAME = "_results"
+MAX_FOLDER_DEPTH = 32
+# ResultWriter splits results into files of at most 5 GB; one that big does not fit a table anyway.
+MAX_RESULT_FILE_BYTES = 512 * 1024 * 1024
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+class Unreadable(Exception):
+    """A results file (or entry) that cannot be used: ``str()`` is ``location: why``."""
+
+    def __init__(self, location: str, reason: str) -> None:
+        super().__init__(f"{location}: {reason}")
+        self.location = location
+        self.reason = reason
+
+
+def read_json_file(path: Path, limit: int | None = None) -> Any:
+    """A JSON file's value; ``Unreadable`` for anything else (never blocks on a FIFO, never reads past ``limit``)."""
+    limit = MAX_RESULT_FILE_BYTES if limit is None else limit
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except FileNotFoundError:
+        raise Unreadable(str(path), "no such file") from None
+    except OSError as exc:
+        raise Unreadable(str(path), f"cannot open ({exc.strerror})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise Unreadable(str(path), f"not a regular file ({_file_kind(info.st_mode)})")
+    with os.fdopen(fd, "rb") as handle:
+        if info.st_size > limit:
+            raise Unreadable(str(path), f"{info.st_size} bytes: more than the {limit} bytes a results file may have")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise Unreadable(str(path), f"cannot read ({exc.strerror})") from None
+    if len(data) > limit:
+        raise Unreadable(str(path), f"more than the {limit} bytes a results file may have (it grew while read)")
+    return load_json(data, str(path))
+
+
+def load_json(data: bytes | str, location: str) -> Any:
+    """``json.loads`` that fails only with ``Unreadable`` naming ``location`` and what is wrong."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as exc:
+        raise Unreadable(location, f"not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise Unreadable(location, "empty")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Unreadable(location, f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); truncated or damaged?") from None
+    except RecursionError:
+        raise Unreadable(location, "JSON nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise Unreadable(location, f"not usable JSON ({exc})") from None
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read"
+    return str(exc) or type(exc).__name__
+
+
+def _checked(result: JobResult) -> JobResult:
+    """A parsed result whose fields have the types tables, CSV and pivots rely on (else ``ValueError``)."""
+    for name in ("job_name", "algorithm", "dataset", "status", "failure_reason", "instance_type", "run_configuration_id"):
+        if not isinstance(getattr(result, name), str):
+            raise ValueError(f"{name} is {_json_type(getattr(result, name))}, not a string")
+    if isinstance(result.run, bool) or not isinstance(result.run, int):
+        raise ValueError(f"run is {_json_type(result.run)}, not a whole number")
+    for name in ("training_seconds", "billable_seconds"):
+        value = getattr(result, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"{name} is {_json_type(value)}, not a number")
+    if result.model_artifacts is not None and not isinstance(result.model_artifacts, str):
+        raise ValueError(f"model_artifacts is {_json_type(result.model_artifacts)}, not a string")
+    if not all(isinstance(k, str) and isinstance(v, float) for k, v in result.metrics.items()):
+        raise ValueError("FinalMetricDataList has a metric without a name")
+    return result
 
 
 def sort_results(results: list[JobResult]) -> list[JobResult]:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -22,7 +23,7 @@ from runtool_iac.errors import ActionError
 from runtool_iac.history import Execution
 from runtool_iac.manifest import ADHOC, ADHOC_OUTPUTS, DEFAULT_GROUP, output_id
 from runtool_iac.plan import Plan
-from runtool_iac.results import RESULT_KINDS, JobResult, parse_entries, sort_results
+from runtool_iac.results import MAX_RESULT_FILE_BYTES, JobResult, ResultsSkipped, Unreadable, collect, load_json
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -352,8 +353,12 @@ class Runner:
         rows.sort(key=lambda r: r.get("startDate") or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
         return rows[:limit]
 
-    def results(self, execution: str) -> list[JobResult]:
-        """Per-job results from the ResultWriter files of every map run of the execution."""
+    def results(self, execution: str, skipped: list[str] | None = None) -> list[JobResult]:
+        """Per-job results from the ResultWriter files of every map run of the execution.
+
+        A damaged or missing file is noted in ``skipped`` (``s3://bucket/key: why``;
+        a ``ResultsSkipped`` warning without it) and the rest is read.
+        """
         arn = self.resolve(execution)
         deployment = self.deployment()
         experiment = _experiment_of(deployment, arn)
@@ -361,13 +366,12 @@ class Runner:
         keys = []
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=deployment.bucket, Prefix=prefix):
             keys += [o["Key"] for o in page.get("Contents", [])]
-        results: list[JobResult] = []
-        for key in sorted(k for k in keys if k.endswith("/manifest.json")):
-            written = json.loads(self._get(key))
-            for kind in RESULT_KINDS:
-                for ref in written.get("ResultFiles", {}).get(kind, []):
-                    results += parse_entries(kind, json.loads(self._get(ref["Key"])))
-        return sort_results(results)
+        notes: list[str] = [] if skipped is None else skipped
+        found = collect(sorted(k for k in keys if k.endswith("/manifest.json")), self._json_object, lambda _, key: key, notes)
+        if skipped is None:
+            for note in notes:
+                warnings.warn(f"skipped {note}", ResultsSkipped, stacklevel=2)
+        return found
 
     def executions(self, experiment: str, experiment_name: str | None = None) -> list[Execution]:
         """Every execution of ``experiment``'s state machine with the results it wrote, oldest first.
@@ -394,9 +398,21 @@ class Runner:
             found.append(Execution(item["name"], started.isoformat() if started else "", item.get("status", ""), tuple(rows)))
         return sorted(found, key=lambda e: (e.started, e.name))
 
-    def _get(self, key: str) -> str:
-        response = self._call(self.s3.get_object, Bucket=self.deployment().bucket, Key=key, missing=f"no object {key}")
-        return response["Body"].read().decode()
+    def _json_object(self, key: str) -> Any:
+        """An S3 object's JSON, or ``Unreadable`` (missing, too big, damaged) naming ``s3://bucket/key``."""
+        from botocore.exceptions import ClientError
+
+        bucket = self.deployment().bucket
+        location = f"s3://{bucket}/{key}"
+        try:
+            response = self.s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise Unreadable(location, "no such object") from None
+            raise _translate(exc, "get_object") from None
+        if (response.get("ContentLength") or 0) > MAX_RESULT_FILE_BYTES:
+            raise Unreadable(location, f"{response['ContentLength']} bytes: more than the {MAX_RESULT_FILE_BYTES} bytes a results file may have")
+        return load_json(response["Body"].read(MAX_RESULT_FILE_BYTES + 1), location)
 
     def wait(self, execution: str, on_status: Callable[[ExecutionStatus], None] | None = None, poll_seconds: float = 10.0) -> ExecutionStatus:
         while True:

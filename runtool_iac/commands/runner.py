@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import click
 
 from runtool_iac.cli import handle_errors
 from runtool_iac.commands.output import detail, info, quiet, verbosity_options
+
+EXIT_SKIPPED = 3  # `results`: some result files or entries could not be read and were left out
 
 AWS_OPTIONS = [
     click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml (default: found upward from here)."),
@@ -227,6 +231,11 @@ def results_command(
     with --experiment, of every execution of an experiment: the latest
     completed result per job key, with the execution it came from.
 
+    A results file that is damaged, missing or not a regular file is named on
+    stderr ("warning: skipped PATH: why") and left out; the rest is shown.
+    Exit codes: 0 all results read; 1 no results (or another error);
+    3 some files or entries were skipped (each named on stderr).
+
     \b
     Examples:
       runtool-iac results bench-20261126-101500 --pivot MASE
@@ -246,17 +255,52 @@ def results_command(
         raise click.UsageError("--baseline and --higher-is-better go with --leaderboard METRIC")
     if plot_file and not (metric or board_metric):
         raise click.UsageError("--plot needs --pivot METRIC or --leaderboard METRIC")
-    if experiment is not None:
-        rows = _experiment_results(experiment, local, output_dir, project_file, stack_name, profile, region, endpoint_url)
-        if not rows:
+    skipped: list[str] = []
+    with _skips_noted(skipped):
+        if experiment is not None:
+            rows = _experiment_results(experiment, local, output_dir, project_file, stack_name, profile, region, endpoint_url)
+        elif Path(execution).is_dir():
+            rows = res.read_local(execution, skipped)
+        elif Path(execution).exists():
+            raise click.UsageError(f"{execution} is not a folder: give a local-mode output folder or an execution")
+        else:
+            rows = _runner(project_file, stack_name, profile, region, endpoint_url).results(execution, skipped)
+    for note in skipped:
+        click.echo(f"warning: skipped {note}", err=True)
+    if not rows:
+        if skipped:
+            click.echo(f"error: no readable results for {execution or experiment} ({len(skipped)} skipped)", err=True)
+            sys.exit(EXIT_SKIPPED)
+        if experiment is not None:
             where = "locally" if local else "in the cloud"
             raise click.ClickException(f"no completed results of experiment {experiment} {where} yet")
-    elif Path(execution).is_dir():
-        rows = res.read_local(execution)
-    else:
-        rows = _runner(project_file, stack_name, profile, region, endpoint_url).results(execution)
-    if not rows:
         raise click.ClickException(f"no results for {execution} yet (results are written when each job group finishes)")
+    _show_results(rows, fmt, metric, board_metric, baseline, higher_is_better, plot_file)
+    if skipped:
+        sys.exit(EXIT_SKIPPED)
+
+
+@contextmanager
+def _skips_noted(skipped: list[str]) -> Iterator[None]:
+    """Readers called without a ``skipped`` list warn (``ResultsSkipped``); collect those warnings as notes."""
+    from runtool_iac.results import ResultsSkipped
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResultsSkipped)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, ResultsSkipped):
+            skipped.append(str(warning.message).removeprefix("skipped "))
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+
+
+def _show_results(
+    rows: list, fmt: str, metric: str | None, board_metric: str | None, baseline: str | None, higher_is_better: bool,
+    plot_file: str | None,
+) -> None:
+    from runtool_iac import results as res
+
     try:
         if board_metric:
             from runtool_iac import leaderboard

@@ -6,12 +6,16 @@ Layout of a run (``run_id`` is a UTC timestamp, so runs sort by time)::
     <output_dir>/<experiment>/<run_id>/_s3/             downloads of unmapped s3:// channels
     <output_dir>/<experiment>/_results/<run_id>/        ResultWriter-style result files
 
-Everything that can be wrong before a job starts (images without a runtime,
-channels without data) is checked first and raised as one ``LocalModeError``.
+Everything that can be wrong before a job starts (an output folder that
+cannot be written, images without a runtime, channels without data) is
+checked first and raised as one ``LocalModeError``. The result files are
+rewritten as each job ends (unfinished jobs listed as pending), so when
+runtool-iac is killed, every finished job's result is already on disk.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,7 +27,7 @@ from runtool_iac.local import report, resources, runtimes
 from runtool_iac.local.channels import DataSources
 from runtool_iac.local.contract import JobPaths
 from runtool_iac.local.errors import LocalModeError
-from runtool_iac.local.executor import Executor, LocalJob, LogSink
+from runtool_iac.local.executor import Executor, LocalJob, LogSink, Outcome, uninterruptible
 from runtool_iac.plan import DEFAULT_EXPERIMENT_NAME, Job, Plan, build_plan
 
 DEFAULT_OUTPUT_DIR = "runtool-output"
@@ -108,11 +112,56 @@ def _image(job: Job) -> str:
     return job.request["AlgorithmSpecification"]["TrainingImage"]
 
 
+class ResultJournal:
+    """The run's result files, rewritten (one consistent generation at a time) as each job ends."""
+
+    def __init__(self, folder: Path, jobs: list[Job]) -> None:
+        self.folder = folder
+        self._jobs = jobs
+        self._entries = {job.name: report.pending_entry(job) for job in jobs}
+        self._generation = 1
+        self._write(self._generation)
+
+    def record(self, job: LocalJob, outcome: Outcome) -> None:
+        self._entries[job.name] = report.entry(job.job, outcome)
+        self._generation += 1
+        self._write(self._generation)
+
+    def finish(self, outcomes: Mapping[str, Outcome]) -> None:
+        """The final files, ``<KIND>_0.json``, in plan order."""
+        for job in self._jobs:
+            self._entries[job.name] = report.entry(job, outcomes[job.name])
+        self._write(0)
+
+    def _write(self, generation: int) -> None:
+        results.write_result_files(self.folder, [self._entries[job.name] for job in self._jobs], generation)
+
+
+def _check_writable(folder: Path) -> None:
+    """Before anything is written: the nearest existing ancestor of ``folder`` must be a writable folder."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise LocalModeError(f"cannot create the output folder {folder}: {existing} is not a folder; choose another --output-dir")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise LocalModeError(f"cannot create the output folder {folder}: {existing} is not writable; choose another --output-dir")
+
+
+def _create_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LocalModeError(f"cannot create the output folder {folder}: {exc.strerror or exc}; choose another --output-dir") from None
+
+
 def run_plan(plan: Plan, options: LocalOptions) -> LocalRun:
     """Run every job of ``plan`` here; write result files; raise ``LocalRunInterrupted`` on Ctrl-C."""
     experiment_dir = options.output_dir / plan.experiment_name
     run_id = new_run_id()
     jobs_dir = experiment_dir / run_id
+    results_dir = experiment_dir / RESULTS_FOLDER / run_id
+    _check_writable(options.output_dir)
     chosen = choose_runtimes(plan, options)
     sources = DataSources(options.data, options.project_root, jobs_dir / "_s3").resolve_jobs(plan.jobs)
     host = resources.machine()
@@ -132,10 +181,16 @@ def run_plan(plan: Plan, options: LocalOptions) -> LocalRun:
     ]
 
     sink = LogSink(options.stream)
+    _create_folder(results_dir)
+    try:
+        journal = ResultJournal(results_dir, plan.jobs)
+    except OSError as exc:
+        raise LocalModeError(f"cannot write results into {results_dir}: {exc.strerror or exc}; choose another --output-dir") from None
     sink.write(f"running {len(jobs)} job(s) of '{plan.experiment_name}', {options.max_parallel} at a time, in {jobs_dir}")
-    outcomes, interrupted = Executor(options.max_parallel, sink).run(jobs)
-    results_dir = experiment_dir / RESULTS_FOLDER / run_id
-    results.write_result_files(results_dir, [report.entry(job, outcomes[job.name]) for job in plan.jobs])
+    engine = runtimes.find_engine() if any(isinstance(r, runtimes.ContainerRuntime) for r in chosen.values()) else None
+    outcomes, interrupted = Executor(options.max_parallel, sink, engine=engine).run(jobs, on_outcome=journal.record)
+    with uninterruptible():
+        journal.finish(outcomes)
     run = LocalRun(run_id, jobs_dir, results_dir, results.read_local(results_dir))
     if interrupted:
         raise LocalRunInterrupted(run)

@@ -128,7 +128,7 @@ def download(uri: str, cache: Path) -> Path:
                     destination.parent.mkdir(parents=True, exist_ok=True)
                     s3.download_file(bucket, name, str(destination))
                     found += 1
-    except (BotoCoreError, ClientError) as exc:
+    except (BotoCoreError, ClientError, OSError) as exc:
         raise LocalModeError(f"cannot download {uri}: {exc}") from None
     if not found:
         raise LocalModeError(f"no objects under {uri}")

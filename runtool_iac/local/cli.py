@@ -108,12 +108,21 @@ def _local(
         run, code = interrupted.run, EXIT_INTERRUPTED
     except LocalModeError as exc:
         _fail(exc.problems)
-    click.echo("")
-    click.echo(results.to_table(run.results), nl=False)
-    click.echo(f"job folders: {run.jobs_dir}\nresults: {run.results_dir}")
+    _print("\n" + results.to_table(run.results) + f"job folders: {run.jobs_dir}\nresults: {run.results_dir}\n")
     if code == EXIT_INTERRUPTED:
         click.echo("interrupted: unfinished jobs are marked Stopped or Aborted", err=True)
     return code
+
+
+def _print(text: str) -> None:
+    """To stdout, which may be closed (`| head -1`): the exit code stays the run's."""
+    from runtool_iac.local.executor import discard_stdout_if
+
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        discard_stdout_if(sys.stdout)
 
 
 def _nearby_project_file() -> Path | None:

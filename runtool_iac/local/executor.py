@@ -1,15 +1,19 @@
 """Run prepared jobs on this machine, a few at a time, like SageMaker would.
 
-Each job runs in its own process group (its own session), so ending a job
-ends everything it started, as SageMaker ends a whole container; a terminal's
-Ctrl-C reaches only runtool-iac, which then stops every running job itself:
-SIGTERM to each group (and ``docker rm -f`` for containers), SIGKILL after a
-grace period, and waits for them, so no process outlives the run.
+Each job runs in its own session, and ending a job ends everything it
+started (``processes``: its group, and every process carrying its token, so
+also those that called ``setsid``), as SageMaker ends a whole container. A
+terminal's Ctrl-C reaches only runtool-iac, which then stops every running
+job itself: SIGTERM (and ``docker rm -f`` for containers), SIGKILL after
+``INTERRUPT_GRACE_S``, so a run stops within 2 s and no process outlives it.
+If runtool-iac is killed, its jobs die with it (``processes.Guard``), and
+``on_outcome`` has already recorded every job that finished.
 
 Per job: log lines go to ``logs.txt`` and, prefixed ``[job name]``, to the
-console; metrics are scraped from them; ``MaxRuntimeInSeconds`` is enforced
-(the job ends Stopped, ``MaxRuntimeExceeded``); a non-zero exit or an
-``output/failure`` file makes it Failed with a reason; other jobs go on.
+console; metrics are scraped from them; ``MaxRuntimeInSeconds`` is enforced,
+packaging the model included (the job ends Stopped, ``MaxRuntimeExceeded``);
+a non-zero exit or an ``output/failure`` file makes it Failed with a reason;
+other jobs go on.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import tarfile
+import sys
 import threading
 import time
 import traceback
@@ -25,17 +29,21 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO, Iterator, TextIO
+from typing import IO, Callable, Iterator, TextIO
 
-from runtool_iac.local import channels, contract
-from runtool_iac.local.metrics import MetricScraper
-from runtool_iac.local.runtimes import LaunchSpec, Runtime
+from runtool_iac.local import artifacts, channels, contract, processes
+from runtool_iac.local.metrics import InvalidMetricRegex, MetricScraper
+from runtool_iac.local.runtimes import ContainerRuntime, LaunchSpec, Runtime
 from runtool_iac.plan import Job
 
-# SageMaker waits 120 s after SIGTERM; locally a shorter wait keeps Ctrl-C responsive.
+# SageMaker waits 120 s after SIGTERM at MaxRuntime; locally a shorter wait, and on Ctrl-C
+# shorter still, so an interrupted run ends within 2 s.
 KILL_GRACE_S = 5.0
+INTERRUPT_GRACE_S = 1.0
 TAIL_LINES = 5
 FAILURE_REASON_MAX = 1024  # SageMaker's limit on FailureReason
+# Longer log lines are split (as CloudWatch splits events at 256 KB); metrics see the first part.
+LINE_LIMIT = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -79,13 +87,23 @@ class LogSink:
                 self._stream.write(text + "\n")
                 self._stream.flush()
             except (OSError, ValueError):  # console gone (`| head`): jobs must not block on it
+                discard_stdout_if(self._stream)
                 self._stream = None
 
 
-def _signal_group(pid: int, sig: int) -> None:
+def discard_stdout_if(stream: object) -> None:
+    """After a write to a closed stdout failed, send the rest (and Python's flush at exit) to /dev/null.
+
+    Otherwise the data still buffered makes the interpreter's final flush fail
+    too, and the process exits 120 instead of with the run's exit code.
+    """
+    if stream is not sys.stdout:
+        return
     try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
         pass
 
 
@@ -97,7 +115,7 @@ def _signal_name(number: int) -> str:
 
 
 @contextmanager
-def _uninterruptible() -> Iterator[None]:
+def uninterruptible() -> Iterator[None]:
     """While stopping jobs, a second Ctrl-C must not leave them running half-stopped."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -110,37 +128,56 @@ def _uninterruptible() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+OnOutcome = Callable[[LocalJob, "Outcome"], None]
+
+
 class Executor:
-    def __init__(self, max_parallel: int, sink: LogSink, kill_grace: float | None = None) -> None:
+    def __init__(self, max_parallel: int, sink: LogSink, kill_grace: float | None = None, engine: str | None = None) -> None:
         if max_parallel < 1:
             raise ValueError(f"max_parallel must be at least 1, not {max_parallel}")
         self.max_parallel = max_parallel
         self.sink = sink
         self.kill_grace = KILL_GRACE_S if kill_grace is None else kill_grace
+        self.engine = engine
+        self.run_token = processes.new_token()
         self._lock = threading.Lock()
         self._cancelled = threading.Event()
         self._running: dict[str, tuple[subprocess.Popen[str], LocalJob]] = {}
+        self._tokens: dict[str, str] = {}
         self._stopped: set[str] = set()
+        self._guard: processes.Guard | None = None
 
-    def run(self, jobs: list[LocalJob]) -> tuple[dict[str, Outcome], bool]:
-        """Outcomes by job name, and whether the run was interrupted (Ctrl-C / SIGTERM)."""
+    def run(self, jobs: list[LocalJob], on_outcome: OnOutcome | None = None) -> tuple[dict[str, Outcome], bool]:
+        """Outcomes by job name, and whether the run was interrupted (Ctrl-C / SIGTERM).
+
+        ``on_outcome`` is called (in this thread) as each job ends, so its
+        result can be on disk before the next one ends.
+        """
         outcomes: dict[str, Outcome] = {}
+        self._tokens = {job.name: processes.new_token() for job in jobs}
+        self._guard = processes.Guard(self.run_token, self.engine)
         pool = ThreadPoolExecutor(max_workers=self.max_parallel, thread_name_prefix="runtool-local")
         futures: dict[Future[Outcome], LocalJob] = {pool.submit(self._guarded, job): job for job in jobs}
         interrupted = False
         try:
             for future in as_completed(futures):
-                outcomes[futures[future].name] = future.result()
+                job = futures[future]
+                outcomes[job.name] = future.result()
+                if on_outcome:
+                    on_outcome(job, outcomes[job.name])
         except KeyboardInterrupt:
             interrupted = True
-            with _uninterruptible():
+            with uninterruptible():
                 self.sink.write("interrupted: stopping running jobs")
                 self.cancel()
                 pool.shutdown(wait=True, cancel_futures=True)
             for future, job in futures.items():
                 outcomes[job.name] = Outcome("NotStarted", "interrupted before the job started") if future.cancelled() else future.result()
         finally:
-            pool.shutdown(wait=True)
+            with uninterruptible():
+                self.cancel()  # after a bug of ours too: nothing outlives the run
+                pool.shutdown(wait=True)
+                self._guard.close()
         return outcomes, interrupted
 
     def cancel(self) -> None:
@@ -149,19 +186,25 @@ class Executor:
             self._cancelled.set()
             running = [(proc, job) for proc, job in self._running.values() if proc.poll() is None]
             self._stopped.update(job.name for _, job in running)
-        self._stop(running)
+        self._stop(running, INTERRUPT_GRACE_S)
 
-    def _stop(self, running: list[tuple[subprocess.Popen[str], LocalJob]]) -> None:
+    def _stop(self, running: list[tuple[subprocess.Popen[str], LocalJob]], grace: float) -> None:
+        """SIGTERM, then SIGKILL after ``grace`` seconds, to every process of each job (containers removed)."""
+        stoppers = [threading.Thread(target=job.runtime.stop, args=(job.spec,), daemon=True) for _, job in running]
+        for thread in stoppers:
+            thread.start()
         for proc, job in running:
-            job.runtime.stop(job.spec)
-            _signal_group(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.kill_grace
-        for proc, _ in running:
+            processes.signal_job(proc.pid, self._tokens[job.name], signal.SIGTERM, alive_root=proc.pid)
+        deadline = time.monotonic() + grace
+        for proc, job in running:
             try:
                 proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
+                processes.signal_job(proc.pid, self._tokens[job.name], signal.SIGKILL, alive_root=proc.pid)
                 proc.wait()
+            processes.end_job(proc.pid, self._tokens[job.name])
+        for thread in stoppers:  # `docker rm -f` has its own timeout; a container must not be left running
+            thread.join()
 
     def _guarded(self, job: LocalJob) -> Outcome:
         """One job's bug (ours) fails that job, not the run."""
@@ -187,47 +230,61 @@ class Executor:
         except OSError as exc:
             return Outcome("Failed", f"ClientError: cannot prepare the job folder: {exc}", "Failed")
         request = job.job.request
-        scraper = MetricScraper(request["AlgorithmSpecification"].get("MetricDefinitions", []))
+        try:
+            scraper = MetricScraper(
+                request["AlgorithmSpecification"].get("MetricDefinitions", []),
+                on_drop=lambda regex: self.sink.line(job.name, f"metric regex {regex!r} took over 1 s on a log line; no longer scraped"),
+            )
+        except InvalidMetricRegex as exc:
+            return Outcome("Failed", f"ClientError: {exc}"[:FAILURE_REASON_MAX], "Failed")
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         argv = job.runtime.argv(job.spec)
-        with paths.logs.open("w", encoding="utf-8") as log:
-            with self._lock:  # registered before a concurrent cancel() can miss it
-                if self._cancelled.is_set():
-                    return Outcome("NotStarted", "interrupted before the job started")
-                started = time.monotonic()
+        token = self._tokens[job.name]
+        env = {**job.runtime.environment(job.spec), processes.RUN_VARIABLE: self.run_token, processes.JOB_VARIABLE: token}
+        try:
+            with paths.logs.open("w", encoding="utf-8") as log:
+                with self._lock:  # registered before a concurrent cancel() can miss it
+                    if self._cancelled.is_set():
+                        return Outcome("NotStarted", "interrupted before the job started")
+                    started = time.monotonic()
+                    try:
+                        proc = subprocess.Popen(
+                            argv,
+                            cwd=job.runtime.cwd(),
+                            env=env,
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT,
+                            start_new_session=True,
+                            preexec_fn=processes.die_with_parent,
+                            text=True,
+                            errors="replace",
+                            bufsize=1,
+                        )
+                    except OSError as exc:
+                        return Outcome("Failed", f"AlgorithmError: cannot start {argv[0]}: {exc}", "Failed")
+                    self._running[job.name] = (proc, job)
+                if isinstance(job.runtime, ContainerRuntime) and self._guard:
+                    self._guard.watch_container(job.spec.container_name)
+                self.sink.line(job.name, f"started: {job.runtime.describe()}")
+                reader = threading.Thread(target=self._pump, args=(proc.stdout, job.name, log, scraper, tail), daemon=True)
+                reader.start()
+                max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
+                timed_out = False
                 try:
-                    proc = subprocess.Popen(
-                        argv,
-                        cwd=job.runtime.cwd(),
-                        env=job.runtime.environment(job.spec),
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                        text=True,
-                        errors="replace",
-                        bufsize=1,
-                    )
-                except OSError as exc:
-                    return Outcome("Failed", f"AlgorithmError: cannot start {argv[0]}: {exc}", "Failed")
-                self._running[job.name] = (proc, job)
-            self.sink.line(job.name, f"started: {job.runtime.describe()}")
-            reader = threading.Thread(target=self._pump, args=(proc.stdout, job.name, log, scraper, tail), daemon=True)
-            reader.start()
-            max_runtime = request["StoppingCondition"]["MaxRuntimeInSeconds"]
-            timed_out = False
-            try:
-                code = proc.wait(timeout=max_runtime)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                self._stop([(proc, job)])
-                code = proc.wait()
-            _signal_group(proc.pid, signal.SIGKILL)  # what the job left behind ends with it
-            reader.join(self.kill_grace)
-            with self._lock:
-                del self._running[job.name]
-                stopped = job.name in self._stopped
-        outcome = self._judge(job, code, timed_out, stopped, list(tail), max_runtime)
+                    code = proc.wait(timeout=max_runtime)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    self._stop([(proc, job)], self.kill_grace)
+                    code = proc.wait()
+                processes.end_job(proc.pid, token)  # what the job left behind ends with it
+                reader.join(self.kill_grace)
+                with self._lock:
+                    del self._running[job.name]
+                    stopped = job.name in self._stopped
+        finally:
+            scraper.close()
+        outcome = self._judge(job, code, timed_out, stopped, list(tail), max_runtime, deadline=started + max_runtime)
         outcome.seconds = time.monotonic() - started
         outcome.metrics = scraper.final_metric_data()
         detail = " ".join(f"{m['MetricName']}={m['Value']:g}" for m in outcome.metrics) or outcome.reason
@@ -235,40 +292,68 @@ class Executor:
         return outcome
 
     def _pump(self, stream: IO[str], name: str, log: TextIO, scraper: MetricScraper, tail: deque[str]) -> None:
+        """Log lines to the log file, the console and the metric scraper, holding at most LINE_LIMIT characters."""
+        continued = False  # inside a line longer than LINE_LIMIT: the rest only goes to the log
         try:
-            for raw in stream:
-                line = raw.rstrip("\r\n")
-                log.write(line + "\n")
+            while chunk := stream.readline(LINE_LIMIT):
+                complete = chunk.endswith("\n")
+                line = chunk.rstrip("\r\n")
+                log.write(line + ("\n" if complete else ""))
                 log.flush()
-                scraper.feed(line)
-                tail.append(line)
-                self.sink.line(name, line)
+                if not continued:
+                    scraper.feed(line)
+                    tail.append(line)
+                    self.sink.line(name, line if complete else line + f" [line longer than {LINE_LIMIT} characters; the rest is in logs.txt]")
+                continued = not complete
         except (ValueError, OSError):  # the log was closed after an unresponsive job was abandoned
             pass
 
-    def _judge(self, job: LocalJob, code: int, timed_out: bool, stopped: bool, tail: list[str], max_runtime: int) -> Outcome:
+    def _judge(
+        self, job: LocalJob, code: int, timed_out: bool, stopped: bool, tail: list[str], max_runtime: int, deadline: float,
+    ) -> Outcome:
         paths = job.spec.paths
         if timed_out:
-            return Outcome(
-                "Stopped", f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds ({max_runtime} s)",
-                "MaxRuntimeExceeded",
-            )
+            return _max_runtime_exceeded(max_runtime)
         if stopped:
-            return Outcome("Stopped", "Stopped: the run was interrupted while the job ran", "Stopped")
-        if paths.failure.is_file():
-            text = paths.failure.read_text(errors="replace").strip() or "the algorithm wrote an empty output/failure"
+            return _interrupted()
+        failure = artifacts.read_failure(paths.failure)
+        if failure is not None:
+            text = failure.strip() or "the algorithm wrote an empty output/failure"
             return Outcome("Failed", f"AlgorithmError: {text}"[:FAILURE_REASON_MAX], "Failed")
         if code != 0:
             how = f"killed by {_signal_name(-code)}" if code < 0 else f"exited with code {code}"
             last = " | ".join(line for line in tail if line.strip()) or "no output"
             return Outcome("Failed", f"AlgorithmError: {how}; last log lines: {last}"[:FAILURE_REASON_MAX], "Failed")
-        return Outcome("Completed", secondary_status="Completed", model_archive=self._package(job))
+        return self._package(job, max_runtime, deadline)
 
-    @staticmethod
-    def _package(job: LocalJob) -> str:
-        """``model.tar.gz`` of the model folder's contents, as SageMaker uploads it."""
+    def _package(self, job: LocalJob, max_runtime: int, deadline: float) -> Outcome:
+        """``model.tar.gz`` of the model folder's contents, as SageMaker uploads it, within MaxRuntime."""
         paths = job.spec.paths
-        with tarfile.open(paths.model_archive, "w:gz") as archive:
-            for entry in sorted(paths.model.iterdir()):
-                archive.add(entry, arcname=entry.name)
-        return paths.model_archive.resolve().as_uri()
+
+        def should_stop() -> str | None:
+            if self._cancelled.is_set():
+                return "interrupted"
+            return "max runtime" if time.monotonic() > deadline else None
+
+        try:
+            left_out = artifacts.package(paths.model, paths.model_archive, should_stop)
+        except artifacts.PackagingStopped as stop:
+            return _interrupted() if str(stop) == "interrupted" else _max_runtime_exceeded(max_runtime, " (packaging the model)")
+        except artifacts.ModelFolderError as exc:
+            return Outcome("Failed", f"AlgorithmError: {exc}"[:FAILURE_REASON_MAX], "Failed")
+        except OSError as exc:
+            return Outcome("Failed", f"InternalError: cannot write model.tar.gz: {exc}"[:FAILURE_REASON_MAX], "Failed")
+        for entry in left_out:
+            self.sink.line(job.name, f"model.tar.gz: left out {entry}")
+        return Outcome("Completed", secondary_status="Completed", model_archive=paths.model_archive.resolve().as_uri())
+
+
+def _max_runtime_exceeded(max_runtime: int, during: str = "") -> Outcome:
+    return Outcome(
+        "Stopped", f"MaxRuntimeExceeded: the job ran longer than MaxRuntimeInSeconds ({max_runtime} s){during}",
+        "MaxRuntimeExceeded",
+    )
+
+
+def _interrupted() -> Outcome:
+    return Outcome("Stopped", "Stopped: the run was interrupted while the job ran", "Stopped")

@@ -39,6 +39,11 @@ def description(job: Job, outcome: Outcome) -> dict:
     return found
 
 
+def pending_entry(job: Job) -> dict:
+    """A job not finished yet: what the result files say if runtool-iac is killed before it ends."""
+    return {"Name": job.name, "Status": "PENDING", "Input": json.dumps(manifest.item(job), separators=(",", ":"))}
+
+
 def entry(job: Job, outcome: Outcome) -> dict:
     item = manifest.item(job)
     if outcome.status == "NotStarted":
