@@ -238,3 +238,11 @@ def test_damaged_objects_of_a_cloud_execution_are_named_and_skipped():
         f"s3://out/{prefix}/run-b/manifest.json: not valid JSON (Expecting value at line 1, column 17); truncated or damaged?",
         f"s3://out/{prefix}/run-c/manifest.json: JSON nested too deeply to read",
     ]
+
+
+def test_results_of_an_experiment_across_local_runs_skip_damaged_files_too(output):
+    CASES["truncated-result-file"][0](output)
+    result = run_results("--experiment", "exp", "--local", "--output-dir", str(output))
+    assert result.exit_code == EXIT_SKIPPED, result.output
+    assert f"warning: skipped {bad(output, 'FAILED_0.json')}: not valid JSON" in result.stderr
+    assert "Traceback" not in result.stderr
