@@ -22,6 +22,9 @@ Cases:
                 parses the same YAML and writes the same JSON            target <= 1.5x
   memory        (--memory) 100,000-job grid: peak RSS / jobs             target <= 8 KB per job
 
+Processes run with Python's default bytecode caching (PYTHONDONTWRITEBYTECODE
+is dropped from their environment), after one warm-up run of each command, as
+on a user's machine where the second run of a command finds its .pyc files.
 Not a test (no timing assertions anywhere): results go in the README.
 """
 
@@ -119,11 +122,14 @@ class Run:
     peak_rss_kb: int
 
 
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run(argv: list[str], out: Path) -> Run:
     """One whole process, stdout to ``out``; wall time and peak RSS (from wait4)."""
     with open(out, "wb") as sink:
         started = time.perf_counter()
-        process = subprocess.Popen(argv, stdout=sink, cwd=ROOT)
+        process = subprocess.Popen(argv, stdout=sink, cwd=ROOT, env=ENV)
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -181,6 +187,7 @@ def cases(tmp: Path) -> list[Case]:
 
 def measure(case: Case, repetitions: int, tmp: Path) -> dict:
     times, floors, ratios, rss = [], [], [], []
+    run(case.argv, tmp / f"{case.name}.warmup.out")
     for i in range(repetitions):
         order = [("case", case.argv), ("floor", case.floor)]
         if i % 2:

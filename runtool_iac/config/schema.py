@@ -3,7 +3,8 @@
 The schemas live in the repository's ``schemas/`` folder (Draft 2020-12) so
 editors can use them too. jsonschema's messages are rephrased where they would
 be unhelpful (an unknown directive, an unknown instance type, a list of 225
-allowed values).
+allowed values). jsonschema is imported only when a value is invalid: a
+compiled yes/no check (``schema_check``) answers for valid ones.
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from referencing import Registry, Resource
-
+from runtool_iac.config import schema_check
 from runtool_iac.config.resolve import DIRECTIVES, format_path
 from runtool_iac.config.source import location_at, loc_of
 from runtool_iac.errors import Location, Problem, did_you_mean
+
+if TYPE_CHECKING:
+    import jsonschema
+    from referencing import Registry
 
 # runtool_iac/schemas is a link to the repository's schemas/ folder, so the
 # same files serve editors, the docs and installed wheels.
@@ -37,6 +40,8 @@ def load_schema(name: str) -> dict:
 
 @functools.cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+
     resources = [
         (path.name, Resource.from_contents(json.loads(path.read_text())))
         for path in sorted(schema_dir().glob("*.schema.json"))
@@ -46,11 +51,28 @@ def _registry() -> Registry:
 
 @functools.cache
 def validator(name: str) -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(
         load_schema(name),
         registry=_registry(),
         format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
     )
+
+
+@functools.cache
+def _compiler(skip: type | None) -> schema_check.Compiler:
+    return schema_check.Compiler(load_schema, wildcard=skip)
+
+
+@functools.cache
+def quick_check(name: str, pointer: str = "", skip: type | None = None) -> schema_check.Check | None:
+    """True/False for "jsonschema finds no problem" (values of type ``skip`` pass anything), or
+    None if the schema uses keywords the quick check does not implement."""
+    try:
+        return _compiler(skip).at(name, pointer)
+    except schema_check.Unsupported:
+        return None
 
 
 def _resolve_ref(name: str, node: dict) -> tuple[str, dict]:
@@ -109,6 +131,9 @@ def value_problems(schema_name: str, path: tuple, value: Any, base_path: tuple, 
     """Problems of one value placed at ``path`` of a node (used for values computed at plan time)."""
     where = _subschema(schema_name, tuple(path))
     if where is None:
+        return []
+    check = quick_check(*where)
+    if check is not None and check(value):
         return []
     return [
         Problem(_message(e), location, format_path(base_path + tuple(path) + tuple(e.absolute_path)))
@@ -172,6 +197,9 @@ def problems(
     Errors about values of type ``skip`` (not-yet-evaluated trial ``$eval``s)
     are ignored here: those values are validated once evaluated, at plan time.
     """
+    check = quick_check(schema_name, "", skip)
+    if check is not None and check(instance):
+        return []
     out: list[Problem] = []
     for error in validator(schema_name).iter_errors(instance):
         if skip is not None and _touches(error, skip):
