@@ -20,7 +20,7 @@ from runtool_iac.config import schema
 from runtool_iac.config.nodes import Experiment, Member, _Members
 from runtool_iac.config.resolve import canonical, hash_text, parse_path
 from runtool_iac.config.source import child_loc, loc_of, to_plain
-from runtool_iac.config.trial import TrialResolver, deferred_paths, trial_uid
+from runtool_iac.config.trial import SharedEvaluations, TrialResolver, deferred_paths, path_tree, trial_uid
 from runtool_iac.errors import ConfigError, Problem
 
 PLACEHOLDER_BUCKET = "runtool-placeholder-bucket"
@@ -43,6 +43,7 @@ SYSTEM_TAGS = (
 )
 EXPERIMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$")
 TARGETS = ("sagemaker", "local")
+_PER_TRIAL_TAGS = ("run_configuration_id", "repeated_runs_group_id")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
 
 
@@ -205,6 +206,24 @@ def build_plan(
 
 
 @dataclass
+class _Side:
+    """What one materialized algorithm or dataset puts into its trials' requests.
+
+    Computed once per variant when the variant has no trial ``$eval``s (most
+    do), else once per trial: a 100 × 100 grid builds 200 sides, not 20,000.
+    """
+
+    member: Member
+    value: Any  # the materialized mapping
+    tags: dict[str, str]
+    metrics: dict
+    metrics_key: str
+    overrides: list[str]  # its $sagemaker keys, in order
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    channels_key: str = ""
+
+
+@dataclass
 class _Trial:
     algorithm: Member
     dataset: Member
@@ -216,6 +235,17 @@ class _Trial:
     tags: dict = field(default_factory=dict)
     overrides: list = field(default_factory=list)
     name: str = ""
+    parts: dict = field(default_factory=dict)  # request field -> key of its interned part
+
+
+@dataclass
+class _Variant:
+    """Per-variant facts, computed once: its canonical text, where its trial $evals are, its side."""
+
+    key: str
+    deferred: dict  # where its trial $evals are (path_tree); empty: none
+    path: tuple  # its config path, parsed
+    side: _Side | None = None  # as built for its first trial
 
 
 class _Planner:
@@ -229,41 +259,37 @@ class _Planner:
         self.role_arn = role_arn
         self.user_tags = user_tags
         self.target = target
+        self.checking = target == "sagemaker"  # local requests carry file:// channels that SageMaker would refuse
         self.problems: list[Problem] = []
-        self._keys: dict[int, str] = {}
-        self._deferred_paths: dict[int, list[tuple]] = {}
+        self._variants: dict[Member, _Variant] = {}
+        # Request parts and tags are interned by canonical key: equal ones are one object,
+        # built and checked against SageMaker's model once per plan.
         self._parts: dict[tuple, Any] = {}
-        self._texts: dict[int, str] = {}
+        self._checked: set[tuple] = set()
         self._tags: dict[tuple[str, str], dict] = {}
-        self._tags_checked: set[int] = set()  # ids of dicts kept alive by self._tags
-        self._reference: dict | None = None
-        self._checked: set[tuple[str, int]] = set()
-        self._alive: list[Any] = []
+        self._hyperparameters_checked: set[tuple[str, str]] = set()
+        self._evaluations = SharedEvaluations()
 
-    def _deferred(self, member: Member) -> list[tuple]:
-        """Paths of the member's trial-dependent values (empty: nothing to evaluate per job)."""
-        found = self._deferred_paths.get(id(member.value))
+    def _variant(self, member: Member) -> _Variant:
+        found = self._variants.get(member)
         if found is None:
-            found = self._deferred_paths[id(member.value)] = deferred_paths(member.value)
+            found = self._variants[member] = _Variant(
+                canonical(member.value), path_tree(deferred_paths(member.value)), tuple(parse_path(member.path))
+            )
         return found
-
-    def _key(self, member: Member) -> str:
-        key = self._keys.get(id(member.value))
-        if key is None:
-            key = self._keys[id(member.value)] = canonical(member.value)
-        return key
 
     def run(self, pairs: Iterable[tuple[Member, Member]]) -> Plan:
         trials: list[_Trial] = []
         seen: set[tuple[str, str]] = set()
         duplicates = 0
         for algorithm, dataset in pairs:
-            identity = (self._key(algorithm), self._key(dataset))
+            av, dv = self._variant(algorithm), self._variant(dataset)
+            identity = (av.key, dv.key)
             if identity in seen:
                 duplicates += 1
                 continue
             seen.add(identity)
-            trial = self._trial(algorithm, dataset)
+            trial = self._trial(algorithm, av, dataset, dv)
             if trial is not None:
                 trials.append(trial)
         if self.problems:
@@ -276,40 +302,36 @@ class _Planner:
 
     # ------------------------------------------------------------- one trial
 
-    def _trial(self, algorithm: Member, dataset: Member) -> _Trial | None:
+    def _trial(self, algorithm: Member, av: _Variant, dataset: Member, dv: _Variant) -> _Trial | None:
         a, d = algorithm.value, dataset.value
-        trial_hash = trial_uid(self._key(algorithm), self._key(dataset))
-        if self._deferred(algorithm) or self._deferred(dataset):
-            resolver = TrialResolver(a, d, uid=trial_hash)
+        trial_hash = trial_uid(av.key, dv.key)
+        if av.deferred or dv.deferred:
+            # $evals that read only a side without $evals of its own give the same value in
+            # every trial with that side: evaluated once, shared.
+            static = {m.kind: m for m, v in ((algorithm, av), (dataset, dv)) if not v.deferred}
+            resolver = TrialResolver(a, d, uid=trial_hash, shared=self._evaluations, static=static)
             evaluated: dict[str, list] = {"algorithm": [], "dataset": []}
             try:
-                if self._deferred(algorithm):
-                    a = resolver.materialize_paths(a, self._deferred(algorithm), evaluated["algorithm"])
-                if self._deferred(dataset):
-                    d = resolver.materialize_paths(d, self._deferred(dataset), evaluated["dataset"])
+                if av.deferred:
+                    a = resolver.materialize_paths(a, av.deferred, evaluated["algorithm"])
+                if dv.deferred:
+                    d = resolver.materialize_paths(d, dv.deferred, evaluated["dataset"])
             except ConfigError as exc:
                 self.problems.extend(exc.problems)
                 return None
             # Values computed by $eval are only known now: check them where the schema constrains them.
             found = [
                 problem
-                for member in (algorithm, dataset)
+                for member, variant in ((algorithm, av), (dataset, dv))
                 for path, value, loc in evaluated[member.kind]
-                for problem in schema.value_problems(f"{member.kind}.schema.json", path, value, parse_path(member.path), loc)
+                for problem in schema.value_problems(f"{member.kind}.schema.json", path, value, variant.path, loc)
             ]
             if found:
                 self.problems.extend(found)
                 return None
         custom = a.get("$job_name") if "$job_name" in a else d.get("$job_name")
-        trial = _Trial(
-            algorithm,
-            dataset,
-            a,
-            d,
-            str(custom) if custom is not None else None,
-            trial_hash,
-        )
-        self._template(trial)
+        trial = _Trial(algorithm, dataset, a, d, str(custom) if custom is not None else None, trial_hash)
+        self._template(trial, self._side(algorithm, av, a), self._side(dataset, dv, d))
         return trial
 
     def _fail(self, member: Member, value: Any, key: str, message: str, *subkeys: Any) -> None:
@@ -323,39 +345,84 @@ class _Planner:
             path.append(sub)
         self.problems.append(Problem(message, loc, ".".join([member.path, *map(str, path)])))
 
-    def _template(self, trial: _Trial) -> None:
-        a, d = trial.a, trial.d
-        if self.target == "sagemaker" and str(a["image"]).startswith("local:"):
-            self._fail(trial.algorithm, a, "image", "a 'local:' command runs only in local mode (runtool-iac local)")
+    def _side(self, member: Member, variant: _Variant, value: Any) -> _Side:
+        """The variant's side; with trial $evals, its first trial's side with the fields under them redone."""
+        base = variant.side
+        if base is None:
+            variant.side = self._new_side(member, value)
+            return variant.side
+        if not variant.deferred:
+            return base
+        side = _Side(base.member, value, base.tags, base.metrics, base.metrics_key, base.overrides, base.hyperparameters, base.channels_key)
+        changed = variant.deferred
+        if "tags" in changed:
+            side.tags = {str(k): encode_value(v) for k, v in (value.get("tags") or {}).items()}
+        if "metrics" in changed:
+            side.metrics = value.get("metrics") or {}
+            side.metrics_key = canonical(side.metrics)
+        if "hyperparameters" in changed:
+            side.hyperparameters = self._hyperparameters(member, value, base.hyperparameters, changed["hyperparameters"])
+        if "image" in changed:
+            self._check_image(member, value)
+        if "path" in changed:
+            side.channels_key = canonical(value["path"])
+        return side
 
-        hyperparameters = {}
-        for key, value in (a.get("hyperparameters") or {}).items():
+    def _new_side(self, member: Member, value: Any) -> _Side:
+        metrics = value.get("metrics") or {}
+        side = _Side(
+            member,
+            value,
+            tags={str(k): encode_value(v) for k, v in (value.get("tags") or {}).items()},
+            metrics=metrics,
+            metrics_key=canonical(metrics),
+            overrides=[k for k in value if k == "$sagemaker" or k.startswith("$sagemaker.")],
+        )
+        if member.kind == "algorithm":
+            self._check_image(member, value)
+            side.hyperparameters = self._hyperparameters(member, value)
+        else:
+            side.channels_key = canonical(value["path"])
+        return side
+
+    def _check_image(self, member: Member, a: Any) -> None:
+        if self.target == "sagemaker" and str(a["image"]).startswith("local:"):
+            self._fail(member, a, "image", "a 'local:' command runs only in local mode (runtool-iac local)")
+
+    def _hyperparameters(
+        self, member: Member, a: Any, base: dict[str, str] | None = None, changed: dict | None = None
+    ) -> dict[str, str]:
+        """Encoded hyperparameters; with ``base``, those of another trial of the variant, only the
+        ``changed`` ones (under trial $evals) are encoded again."""
+        values = a.get("hyperparameters") or {}
+        if base is not None and changed is not None and len(base) == len(values):
+            hyperparameters = dict(base)
+            items = [(key, values[key]) for key in changed]
+        else:
+            hyperparameters = {}
+            items = list(values.items())
+        for key, value in items:
             encoded = encode_value(value)
             if len(encoded) > sagemaker.HYPERPARAMETER_VALUE_MAX:
                 self._fail(
-                    trial.algorithm, a, "hyperparameters",
+                    member, a, "hyperparameters",
                     f"encoded value has {len(encoded)} characters; SageMaker allows {sagemaker.HYPERPARAMETER_VALUE_MAX}",
                     key,
                 )
+            elif self.checking and (key, encoded) not in self._hyperparameters_checked:
+                self._hyperparameters_checked.add((key, encoded))
+                for message in sagemaker.check_value("HyperParameterKey", key, f"HyperParameters (key: {key})") + (
+                    sagemaker.check_value("HyperParameterValue", encoded, f"HyperParameters.{key}")
+                ):
+                    self._fail(member, a, "hyperparameters", f"the CreateTrainingJob request is invalid: {message}", key)
             hyperparameters[key] = encoded
+        return hyperparameters
 
-        metrics = {**(a.get("metrics") or {}), **(d.get("metrics") or {})}
-        channels = []
-        for channel, uri in d["path"].items():
-            channels.append(
-                {
-                    "ChannelName": channel,
-                    "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": self._uri(trial, channel, uri)}},
-                }
-            )
-
-        tags: dict[str, str] = {}
-        for source in (a.get("tags") or {}, d.get("tags") or {}, self.user_tags):
-            for key, value in source.items():
-                tags[str(key)] = encode_value(value)
+    def _template(self, trial: _Trial, alg: _Side, ds: _Side) -> None:
+        tags: dict[str, str] = {**alg.tags, **ds.tags, **self.user_tags}
         clash = sorted(set(tags) & set(SYSTEM_TAGS))
         if clash:
-            self._fail(trial.algorithm, a, "tags", f"tag '{clash[0]}' is set by runtool_iac itself")
+            self._fail(trial.algorithm, trial.a, "tags", f"tag '{clash[0]}' is set by runtool_iac itself")
         run_configuration = f"{self.experiment_name}_{trial.trial_hash}"
         trial.tags = {
             **tags,
@@ -365,34 +432,48 @@ class _Planner:
             "repeated_runs_group_id": hash_text(run_configuration, str(self.runs), length=12),
             "number_of_runs": str(self.runs),
         }
-        # Equal parts are shared between trials, so each distinct part is validated once.
+        a, d = trial.a, trial.d
+        spec_key = ("spec", a["image"], alg.metrics_key, ds.metrics_key)
+        channels_key = ("channels", ds.channels_key, self.target)
+        resources_key = ("resources", a["instance"])
+        trial.parts = {
+            "AlgorithmSpecification": spec_key,
+            "InputDataConfig": channels_key,
+            "ResourceConfig": resources_key,
+            "StoppingCondition": ("stop",),
+        }
         trial.template = {
             "AlgorithmSpecification": self._shared(
-                ("spec", a["image"], self._canonical(a.get("metrics")), self._canonical(d.get("metrics"))),
+                spec_key,
                 lambda: {
                     "TrainingImage": a["image"],
                     "TrainingInputMode": "File",
-                    "MetricDefinitions": [{"Name": n, "Regex": r} for n, r in metrics.items()],
+                    "MetricDefinitions": [{"Name": n, "Regex": r} for n, r in {**alg.metrics, **ds.metrics}.items()],
                 },
             ),
-            "HyperParameters": hyperparameters,
-            "InputDataConfig": self._shared(("channels", self._canonical(d["path"]), self.target), lambda: channels),
-            "OutputDataConfig": self._constructed(
-                {"S3OutputPath": f"s3://{self.bucket}/{self.experiment_name}/{run_configuration}"}
-            ),
+            "HyperParameters": alg.hyperparameters,
+            "InputDataConfig": self._shared(channels_key, lambda: self._channels(trial)),
+            "OutputDataConfig": {"S3OutputPath": f"s3://{self.bucket}/{self.experiment_name}/{run_configuration}"},
             "ResourceConfig": self._shared(
-                ("resources", a["instance"]),
+                resources_key,
                 lambda: {"InstanceCount": 1, "InstanceType": a["instance"], "VolumeSizeInGB": DEFAULT_VOLUME_GB},
             ),
             "StoppingCondition": self._shared(("stop",), lambda: {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME_S}),
             "RoleArn": self.role_arn,
         }
-        for member, value in ((trial.algorithm, a), (trial.dataset, d)):
-            for key in value:
-                if key == "$sagemaker" or key.startswith("$sagemaker."):
-                    trial.overrides.append((member, value, key))
-                    fields = key.split(".")[1:]
-                    _set_path(trial.template, fields, value[key])
+        for side in (alg, ds):
+            for key in side.overrides:
+                trial.overrides.append((side.member, side.value, key))
+                _set_path(trial.template, key.split(".")[1:], side.value[key])
+
+    def _channels(self, trial: _Trial) -> list[dict]:
+        return [
+            {
+                "ChannelName": channel,
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": self._uri(trial, channel, uri)}},
+            }
+            for channel, uri in trial.d["path"].items()
+        ]
 
     def _uri(self, trial: _Trial, channel: str, uri: str) -> str:
         if uri.startswith("s3://"):
@@ -438,12 +519,15 @@ class _Planner:
     def _jobs(self, trial: _Trial) -> list[Job]:
         jobs = []
         metrics = tuple(m["Name"] for m in trial.template["AlgorithmSpecification"]["MetricDefinitions"])
+        tags = [self._tag(trial, k, v) for k, v in trial.tags.items()]
+        if self.checking:
+            self._check(trial, tags)
         for run in range(self.runs):
             request = dict(trial.template)
-            request["TrainingJobName"] = f"{trial.name}-r{run}"
-            request["Tags"] = [self._tag(k, v) for k, v in {**trial.tags, "run_number": str(run)}.items()]
-            if run == 0:
-                self._check(trial, request)
+            request["TrainingJobName"] = name = f"{trial.name}-r{run}"
+            request["Tags"] = [*tags, self._tag(trial, "run_number", str(run))]
+            if self.checking and not sagemaker.JOB_NAME_RE.match(name):
+                self._report(trial, [f"TrainingJobName {name!r} is not valid"])
             jobs.append(
                 Job(
                     request=request,
@@ -457,26 +541,16 @@ class _Planner:
             )
         return jobs
 
-    def _tag(self, key: str, value: str) -> dict:
-        """Equal tags are one shared dict: most tags repeat across all jobs of a plan."""
+    def _tag(self, trial: _Trial, key: str, value: str) -> dict:
+        """Equal tags are one shared dict (most tags repeat across all jobs of a plan), checked once.
+        The two tags unique to each trial are built alike from checked parts: their first is checked."""
         tag = self._tags.get((key, value))
         if tag is None:
             tag = self._tags[(key, value)] = {"Key": key, "Value": value}
+            if self.checking and (key not in _PER_TRIAL_TAGS or ("tag", key) not in self._checked):
+                self._checked.add(("tag", key))
+                self._report(trial, sagemaker.tag_problems(tag))
         return tag
-
-    def _canonical(self, value: Any) -> str:
-        """canonical(value), computed once per object (kept alive so ids stay unique)."""
-        text = self._texts.get(id(value))
-        if text is None:
-            text = self._texts[id(value)] = canonical(value)
-            self._alive.append(value)
-        return text
-
-    def _constructed(self, value: dict) -> dict:
-        """Mark a part built only from checked values (bucket, names), so it needs no re-check."""
-        self._checked.add(("OutputDataConfig", id(value)))
-        self._alive.append(value)
-        return value
 
     def _shared(self, key: tuple, build: Any) -> Any:
         value = self._parts.get(key)
@@ -484,35 +558,36 @@ class _Planner:
             value = self._parts[key] = build()
         return value
 
-    def _check(self, trial: _Trial, request: dict) -> None:
-        """SageMaker's rules for this request, checking each distinct part once.
+    def _check(self, trial: _Trial, tags: list[dict]) -> None:
+        """SageMaker's rules for this trial's requests, checking each distinct part once.
 
-        The first request is checked whole (botocore's model of
-        CreateTrainingJob plus name and tag rules); later ones re-check only
-        the parts that differ from every part checked before. Hyperparameters
-        are str -> str by construction (lengths checked in _template).
+        Interned parts (by canonical key) are checked the first time a trial
+        uses them as built; fields that overrides changed are checked by their
+        canonical text; hyperparameters and tags were checked as they were
+        made; names are checked per job.
         """
-        if self.target == "local":
-            return  # local requests carry file:// channels that SageMaker would refuse
-        if self._reference is None:
-            self._reference = request
-            messages = sagemaker.check_request(request)
-            self._checked.update((k, id(v)) for k, v in request.items())
-            self._alive.append(request)
-        else:
-            # Tag dicts are shared between jobs (_tag): check each distinct tag once.
-            tags = request["Tags"]
-            fresh = [t for t in tags if id(t) not in self._tags_checked]
-            messages = sagemaker.check_tags(fresh) if len(tags) <= sagemaker.MAX_USER_TAGS else sagemaker.check_tags(tags)
-            self._tags_checked.update(id(t) for t in fresh)
-            if not sagemaker.JOB_NAME_RE.match(request["TrainingJobName"]):
-                messages.append(f"TrainingJobName {request['TrainingJobName']!r} is not valid")
-            for key, value in request.items():
-                if key in ("HyperParameters", "Tags", "TrainingJobName") or (key, id(value)) in self._checked:
-                    continue
-                self._checked.add((key, id(value)))
-                self._alive.append(value)  # keeps id() unique while it is in _checked
-                messages += sagemaker.check_request({**self._reference, key: value})
+        messages = []
+        if len(tags) + 1 > sagemaker.MAX_USER_TAGS:  # + run_number; keys are unique (a dict's)
+            messages += sagemaker.tag_rules([*tags, {"Key": "run_number", "Value": ""}])
+        overridden = {key.split(".")[1] if "." in key else None for _, _, key in trial.overrides}
+        if None in overridden:  # a whole-request $sagemaker mapping may change any field
+            overridden = set(trial.template)
+        for field_name, value in trial.template.items():
+            if field_name in overridden:
+                checked = (field_name, canonical(value))
+            elif field_name in trial.parts:
+                checked = trial.parts[field_name]
+            elif field_name == "HyperParameters":
+                continue  # each (key, value) was checked in _hyperparameters
+            else:
+                checked = (field_name,)  # RoleArn, OutputDataConfig: built alike for every trial
+            if checked not in self._checked:
+                self._checked.add(checked)
+                # The role in a plan is a placeholder for display: state machines pass their own.
+                messages += sagemaker.check_member(field_name, value, patterns=field_name != "RoleArn")
+        self._report(trial, messages)
+
+    def _report(self, trial: _Trial, messages: list[str]) -> None:
         for message in dict.fromkeys(messages):
             member, value, key = _blame(trial, message)
             self._fail(member, value, key, f"the CreateTrainingJob request is invalid: {message}")
@@ -526,8 +601,10 @@ def _blame(trial: _Trial, message: str) -> tuple[Member, Any, str]:
             return member, value, key
     if trial.overrides:
         return trial.overrides[0]
-    if "Tag" in message:
-        return trial.algorithm, trial.a, "tags" if "tags" in trial.a else "image"
+    if "tag" in message.lower():
+        for member, value in ((trial.algorithm, trial.a), (trial.dataset, trial.d)):
+            if "tags" in value:
+                return member, value, "tags"
     return trial.algorithm, trial.a, "image"
 
 

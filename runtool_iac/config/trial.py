@@ -8,6 +8,7 @@ same trial — with per-trial caching and cycle detection.
 
 from __future__ import annotations
 
+import ast
 from typing import Any
 
 from runtool_iac import expressions
@@ -23,14 +24,75 @@ def trial_uid(algorithm_key: str, dataset_key: str) -> str:
     return hash_text(algorithm_key, dataset_key)
 
 
+_SIDES = ("algorithm", "dataset")
+_MISSING = object()
+
+
+def sides_read(deferred: Deferred) -> tuple[str, ...] | None:
+    """Which of ``$trial.algorithm``/``$trial.dataset`` an expression reads, or None when its
+    value may depend on the whole trial (``uid``, ``$trial[...]``, ``$trial`` alone, or
+    ``$.path`` values that hold trial ``$eval``s themselves)."""
+    if deferred_paths(deferred.bindings):
+        return None
+    sides: set[str] = set()
+    through_attribute: set[int] = set()
+    names: list[ast.Name] = []
+    for node in ast.walk(deferred.tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == expressions.TRIAL_NAME:
+            if node.attr in _SIDES:
+                sides.add(node.attr)
+                through_attribute.add(id(node.value))
+        elif isinstance(node, ast.Name):
+            if node.id == expressions.UID_NAME:
+                return None
+            if node.id == expressions.TRIAL_NAME:
+                names.append(node)
+    if any(id(name) not in through_attribute for name in names):
+        return None
+    return tuple(sorted(sides))
+
+
+class SharedEvaluations:
+    """Results of trial ``$eval``s that read only sides without ``$eval``s of their own.
+
+    Such a value is the same in every trial with those sides: a hyperparameter
+    ``$trial.dataset.meta.freq`` of a 100-variant grid is evaluated once per
+    dataset, not once per job. Keyed by the Deferred and the side Members
+    themselves (the dict keeps them alive), for one plan.
+    """
+
+    def __init__(self) -> None:
+        self._sides: dict[Deferred, tuple[str, ...] | None] = {}
+        self.results: dict[tuple, Any] = {}
+
+    def key(self, deferred: Deferred, static: dict[str, Any]) -> tuple | None:
+        sides = self._sides.get(deferred, _MISSING)
+        if sides is _MISSING:
+            sides = self._sides[deferred] = sides_read(deferred)
+        if sides is None or not all(side in static for side in sides):
+            return None
+        return (deferred, *(static[side] for side in sides))
+
+
 class TrialResolver:
-    def __init__(self, algorithm: Any, dataset: Any, uid: str | None = None) -> None:
+    def __init__(
+        self,
+        algorithm: Any,
+        dataset: Any,
+        uid: str | None = None,
+        shared: SharedEvaluations | None = None,
+        static: dict[str, Any] | None = None,
+    ) -> None:
+        """``static`` names the sides (by kind) without ``$eval``s, each by an object that
+        identifies it in ``shared`` (its Member)."""
         self.algorithm = algorithm
         self.dataset = dataset
         self.uid = uid or trial_uid(canonical(algorithm), canonical(dataset))
         self._view = expressions.TrialView(algorithm, dataset)
         self._done: dict[int, Any] = {}
         self._active: list[Deferred] = []
+        self._shared = shared
+        self._static = static or {}
 
     def settle(self, value: Any) -> Any:
         if not isinstance(value, Deferred):
@@ -38,6 +100,12 @@ class TrialResolver:
         key = id(value)
         if key in self._done:
             return self._done[key]
+        shared_key = self._shared.key(value, self._static) if self._shared is not None else None
+        if shared_key is not None:
+            found = self._shared.results.get(shared_key, _MISSING)
+            if found is not _MISSING:
+                self._done[key] = found
+                return found
         if value in self._active:
             cycle = self._active[self._active.index(value):] + [value]
             raise ConfigError(
@@ -57,33 +125,29 @@ class TrialResolver:
         finally:
             self._active.pop()
         self._done[key] = result
+        if shared_key is not None:
+            self._shared.results[shared_key] = result
         return result
 
-    def materialize_paths(self, value: Any, paths: list[tuple], evaluated: list | None = None) -> Any:
-        """Like ``materialize``, rebuilding only the containers on ``paths`` (the
-        Deferreds' positions, computed once per variant by ``deferred_paths``)."""
-        return self._rebuild(value, (), [p for p in paths], evaluated)
+    def materialize_paths(self, value: Any, tree: dict, evaluated: list | None = None) -> Any:
+        """Like ``materialize``, rebuilding only the containers on the way to the Deferreds
+        (``tree``: their positions, from ``path_tree(deferred_paths(value))``, once per variant)."""
+        return self._rebuild(value, (), tree, evaluated)
 
-    def _rebuild(self, value: Any, path: tuple, paths: list[tuple], evaluated: list | None) -> Any:
-        if any(len(p) == len(path) for p in paths):
-            return self.materialize(value, path, evaluated)
-        children: dict[Any, list[tuple]] = {}
-        for p in paths:
-            children.setdefault(p[len(path)], []).append(p)
+    def _rebuild(self, value: Any, path: tuple, tree: dict, evaluated: list | None) -> Any:
         if isinstance(value, dict):
-            out = SourceMap(loc=getattr(value, "loc", None))
-            value_locs, key_locs = getattr(value, "value_locs", {}), getattr(value, "key_locs", {})
-            for k, v in value.items():
-                if k in children:
-                    v = self._rebuild(v, path + (k,), children[k], evaluated)
-                out.set(k, v, value_locs.get(k), key_locs.get(k))
-            return out
-        items = SourceList(
-            [self._rebuild(v, path + (i,), children[i], evaluated) if i in children else v for i, v in enumerate(value)],
-            loc=getattr(value, "loc", None),
-        )
-        items.item_locs = list(getattr(value, "item_locs", [None] * len(items)))
-        return items
+            out = SourceMap(value, loc=getattr(value, "loc", None))  # a copy at C speed; only the tree's keys change
+            out.value_locs = dict(getattr(value, "value_locs", {}))
+            out.key_locs = dict(getattr(value, "key_locs", {}))
+        else:
+            out = SourceList(value, loc=getattr(value, "loc", None))
+            out.item_locs = list(getattr(value, "item_locs", [None] * len(value)))
+        for key, subtree in tree.items():
+            if subtree is None:
+                out[key] = self.materialize(value[key], path + (key,), evaluated)
+            else:
+                out[key] = self._rebuild(value[key], path + (key,), subtree, evaluated)
+        return out
 
     def materialize(self, value: Any, path: tuple = (), evaluated: list | None = None) -> Any:
         """``value`` with every Deferred evaluated; untouched parts are shared, not copied.
@@ -112,6 +176,17 @@ class TrialResolver:
             out_list.item_locs = list(getattr(value, "item_locs", [None] * len(items)))
             return out_list
         return value
+
+
+def path_tree(paths: list[tuple]) -> dict:
+    """Paths as a nested mapping: key -> subtree, or None where a Deferred is."""
+    tree: dict = {}
+    for path in paths:
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = None
+    return tree
 
 
 def deferred_paths(value: Any, path: tuple = ()) -> list[tuple]:
