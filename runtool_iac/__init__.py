@@ -1,8 +1,9 @@
 """runtool_iac: experiment configs → SageMaker training jobs, fanned out by Step Functions.
 
-``import runtool_iac as runtool`` gives the original runtool's API:
-``load_config``, the ``+``/``*`` algebra on its nodes, and ``Client`` with
-``dry_run`` and ``run``.
+``import runtool_iac as runtool`` (or ``import runtool_iac.runtool as
+runtool``) gives the original runtool's API: ``load_config``, ``loads``,
+``transform_config``, the ``+``/``*`` algebra on its nodes, and ``Client``
+with ``dry_run``, ``run`` and ``local_run``.
 """
 
 from runtool_iac.client import Client
@@ -19,6 +20,8 @@ from runtool_iac.config import (
 )
 from runtool_iac.errors import ConfigError
 from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, build_plan, plan
+from runtool_iac import runtool  # noqa: E402  (the original's `runtool.runtool` module)
+from runtool_iac.runtool import transform_config
 
 __version__ = "0.1.0"
 
@@ -38,4 +41,6 @@ __all__ = [
     "load_config",
     "loads",
     "plan",
+    "runtool",
+    "transform_config",
 ]

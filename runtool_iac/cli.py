@@ -31,14 +31,24 @@ class Failure(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+# The option behind each plan argument (plan.PlanArgumentError.argument).
+ARGUMENT_OPTIONS = {"tags": "--tag", "name_prefix": "job_prefix (runtool.yml)"}
+
+
 def handle_errors(func: Callable) -> Callable:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from runtool_iac.plan import PlanArgumentError
+
         try:
             return func(*args, **kwargs)
         except ConfigError as exc:
             click.echo(str(exc))
             sys.exit(1)
+        except PlanArgumentError as exc:
+            # A wrong option is a usage error naming the option, not a problem at a config line.
+            option = ARGUMENT_OPTIONS.get(exc.argument, "--" + exc.argument.replace("_", "-"))
+            raise click.BadParameter(str(exc), param_hint=f"'{option}'") from None
         except (ValueError, TypeError, ActionError) as exc:
             raise Failure(str(exc)) from None
 
@@ -203,8 +213,10 @@ def plan(
     """
     from runtool_iac.config import load_config
     from runtool_iac.experiment_expr import parse_experiment
-    from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, build_plan
+    from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, build_plan, check_arguments
 
+    bucket, role_arn = bucket or PLACEHOLDER_BUCKET, role_arn or PLACEHOLDER_ROLE_ARN
+    check_arguments(runs, experiment_name, bucket, role_arn, parse_tags(tags))  # usage errors before config errors
     config = load_config(*files)
     experiment = parse_experiment(expression, config)
     for side in ("algorithms", "datasets"):
@@ -214,8 +226,8 @@ def plan(
         experiment,
         runs=runs,
         experiment_name=experiment_name,
-        bucket=bucket or PLACEHOLDER_BUCKET,
-        role_arn=role_arn or PLACEHOLDER_ROLE_ARN,
+        bucket=bucket,
+        role_arn=role_arn,
         tags=parse_tags(tags),
         target="local" if local else "sagemaker",
     )
@@ -232,6 +244,8 @@ def emit_plan(planned: Any, fmt: str) -> None:
 
     if fmt == "json":
         click.echo(planned.to_json(), nl=False)
+        if render.duplicates_line(planned):  # stdout stays pure JSON; the note is for the person reading
+            click.echo(f"note: {render.duplicates_line(planned)}", err=True)
     elif fmt == "markdown":
         click.echo(render.markdown(planned), nl=False)
     else:

@@ -1,5 +1,10 @@
 """The Python entry point, shaped like the original runtool's ``Client``.
 
+Signatures follow the original so its scripts run unchanged:
+``Client(role, bucket, session)`` (``role_arn=`` is accepted too), and
+``dry_run``/``run(experiment, experiment_name, runs, job_name_expression, tags)``
+in that positional order.
+
 ``dry_run`` is pure planning. ``run`` and ``local_run`` are the effectful
 edges; their machinery lives in ``runner`` and ``local`` and is imported only
 when used, so planning stays fast and needs neither boto3 sessions nor CDK.
@@ -24,27 +29,39 @@ from runtool_iac.plan import (
 class Client:
     def __init__(
         self,
-        role_arn: str = PLACEHOLDER_ROLE_ARN,
-        bucket: str = PLACEHOLDER_BUCKET,
+        role: str | None = None,
+        bucket: str | None = None,
         session: Any = None,
         *,
+        role_arn: str | None = None,
         tags: Mapping[str, Any] | None = None,
         stack_name: str | None = None,
     ) -> None:
-        self.role_arn = role_arn
-        self.bucket = bucket
+        # The original's README says role=, its examples role_arn=; empty strings
+        # (its local-mode examples) mean "none given".
+        if role and role_arn and role != role_arn:
+            raise TypeError(f"role={role!r} and role_arn={role_arn!r} differ; give one of them")
+        self.role_arn = role or role_arn or PLACEHOLDER_ROLE_ARN
+        self.bucket = bucket or PLACEHOLDER_BUCKET
         self.session = session
         self.tags = dict(tags or {})
         self.stack_name = stack_name
 
+    @property
+    def role(self) -> str:
+        return self.role_arn
+
     def plan(
         self,
         experiment: Any,
-        runs: int = 1,
         experiment_name: str = DEFAULT_EXPERIMENT_NAME,
+        runs: int = 1,
+        job_name_expression: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        *,
         target: str = "sagemaker",
     ) -> Plan:
+        """The jobs ``dry_run`` shows, as a ``Plan`` (requests plus labels)."""
         return build_plan(
             experiment,
             runs=runs,
@@ -53,27 +70,32 @@ class Client:
             role_arn=self.role_arn,
             tags={**self.tags, **(tags or {})},
             target=target,
+            job_name_expression=job_name_expression,
         )
 
     def dry_run(
         self,
         experiment: Any,
-        runs: int = 1,
         experiment_name: str = DEFAULT_EXPERIMENT_NAME,
+        runs: int = 1,
+        job_name_expression: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        *,
         file: TextIO | None = None,
     ) -> list[dict]:
         """Print the dry-run table and return the requests that ``run`` would start."""
-        planned = self.plan(experiment, runs, experiment_name, tags)
+        planned = self.plan(experiment, experiment_name, runs, job_name_expression, tags)
         (file or sys.stdout).write(render.table(planned))
         return planned.requests()
 
     def run(
         self,
         experiment: Any,
-        runs: int = 1,
         experiment_name: str = DEFAULT_EXPERIMENT_NAME,
+        runs: int = 1,
+        job_name_expression: str | None = None,
         tags: Mapping[str, Any] | None = None,
+        *,
         execution_name: str | None = None,
         skip_completed: bool = False,
     ) -> list[str]:
@@ -90,7 +112,7 @@ class Client:
 
         runner = Runner(self._stack_name(), session=self.session)
         deployment = runner.deployment()
-        for given, deployed, what in ((self.bucket, deployment.bucket, "bucket"), (self.role_arn, deployment.role_arn, "role_arn")):
+        for given, deployed, what in ((self.bucket, deployment.bucket, "bucket"), (self.role_arn, deployment.role_arn, "role")):
             if given not in (PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, deployed):
                 raise RunnerError(f"{what} {given!r} differs from the deployed stack's {deployed!r}; jobs use the deployed one")
         planned = build_plan(
@@ -101,6 +123,7 @@ class Client:
             role_arn=deployment.role_arn,
             tags={**self.tags, **(tags or {})},
             name_prefix=deployment.job_prefix,
+            job_name_expression=job_name_expression,
         )
         if skip_completed:
             from runtool_iac import history
@@ -121,6 +144,7 @@ class Client:
         output_dir: str | Path | None = None,
         runs: int = 1,
         experiment_name: str = DEFAULT_EXPERIMENT_NAME,
+        job_name_expression: str | None = None,
         **options: Any,
     ) -> list[Any]:
         """Run ``experiment``'s jobs on this machine (SageMaker's container contract);
@@ -128,7 +152,15 @@ class Client:
         ``runtool_iac.local.local_run`` (max_parallel, images, data, project_root, quiet)."""
         from runtool_iac.local.api import local_run
 
-        return local_run(experiment, output_dir=output_dir, runs=runs, experiment_name=experiment_name, **options)
+        planned = build_plan(
+            experiment,
+            runs=runs,
+            experiment_name=experiment_name,
+            tags=self.tags,
+            target="local",
+            job_name_expression=job_name_expression,
+        )
+        return local_run(planned, output_dir=output_dir, **options)
 
     def _stack_name(self) -> str:
         if self.stack_name:

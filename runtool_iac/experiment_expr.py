@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtool_iac.config.loader import Config
-from runtool_iac.config.nodes import Algorithm, Algorithms, Dataset, Datasets, Experiment
+from runtool_iac.config.nodes import Algorithm, Algorithms, Dataset, Datasets, Experiment, incomplete_kind
 from runtool_iac.errors import ConfigError, Location, did_you_mean
 
 _TOKEN = re.compile(
@@ -103,8 +103,12 @@ class _Parser:
                 raise _Error(f"no top-level node '{token.text}' in the config{hint}", token.column)
             node = self.config[token.text]
             if not isinstance(node, _NODE_TYPES):
+                lacking = incomplete_kind(node)
+                where = f" ({self.config.location(token.text)})" if lacking and self.config.location(token.text) else ""
                 raise _Error(
-                    f"'{token.text}' is a plain value, not an algorithm, dataset or experiment", token.column
+                    f"'{token.text}' is a plain value, not an algorithm, dataset or experiment"
+                    + (f": it {lacking}{where}" if lacking else ""),
+                    token.column,
                 )
             return node
         what = "the end" if token.kind == "end" else repr(token.text)

@@ -127,8 +127,10 @@ def _rewrite_dollars(text: str) -> str:
     return _DOLLAR_ROOT.sub(ROOT_NAME, text)
 
 
-def compile_expression(text: str) -> Expression:
-    """Parse and check an expression; raises ExpressionError naming what is refused."""
+def compile_expression(text: str, extra_names: tuple[str, ...] = ()) -> Expression:
+    """Parse and check an expression; raises ExpressionError naming what is refused.
+
+    ``extra_names`` are further names the caller binds (``run`` in a job name expression)."""
     if not isinstance(text, str):
         raise ExpressionError("$eval takes a string expression")
     if len(text) > MAX_SOURCE_CHARS:
@@ -140,7 +142,7 @@ def compile_expression(text: str) -> Expression:
         raise ExpressionError(f"invalid expression syntax: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("expression is too deeply nested") from None
-    names = _check(tree)
+    names = _check(tree, extra_names)
     chains = _root_chains(tree)
     return Expression(
         source=text,
@@ -151,7 +153,7 @@ def compile_expression(text: str) -> Expression:
     )
 
 
-def _check(tree: ast.AST) -> set[str]:
+def _check(tree: ast.AST, extra_names: tuple[str, ...] = ()) -> set[str]:
     """Reject every construct outside the whitelist; returns the names used."""
     names: set[str] = set()
     comp_vars: set[str] = set()
@@ -181,7 +183,7 @@ def _check(tree: ast.AST) -> set[str]:
                 raise ExpressionError("only simple comprehension targets are allowed")
         for child in ast.iter_child_nodes(node):
             stack.append((child, depth + 1))
-    allowed = set(FUNCTIONS) | {TRIAL_NAME, ROOT_NAME, UID_NAME} | comp_vars
+    allowed = set(FUNCTIONS) | {TRIAL_NAME, ROOT_NAME, UID_NAME} | comp_vars | set(extra_names)
     unknown = sorted(n for n in names if n not in allowed)
     if unknown:
         raise ExpressionError(

@@ -8,6 +8,7 @@ CreateTrainingJob and SageMaker's name and tag rules before it is returned.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections import Counter
@@ -15,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from runtool_iac import sagemaker
-from runtool_iac.config import schema
+from runtool_iac import expressions, sagemaker
+from runtool_iac.config import labels, schema
 from runtool_iac.config.nodes import Experiment, Member, _Members
 from runtool_iac.config.resolve import canonical, hash_text, parse_path
 from runtool_iac.config.source import child_loc, loc_of, to_plain
@@ -45,6 +46,26 @@ EXPERIMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$")
 TARGETS = ("sagemaker", "local")
 _PER_TRIAL_TAGS = ("run_configuration_id", "repeated_runs_group_id")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
+# An IAM role ARN, loosely: the original's own docs plan with "arn:aws:iam::0123456789:role/...",
+# and `run` uses the deployed stack's role anyway. Length 20-2048 as botocore's RoleArn shape.
+ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::[^:]*:role/.+$")
+# The instance value of an algorithm that runs only in local mode (as in the original).
+LOCAL_INSTANCE = "local"
+# Names a job_name_expression may use besides $trial and uid (the original's locals).
+JOB_NAME_EXPRESSION_NAMES = ("run", "run_configuration")
+# Request fields the deployed state machine sets itself, so $sagemaker cannot.
+DEPLOYMENT_FIELDS = {
+    ("RoleArn",): "jobs run with the deployed stack's role (runtool.yml defaults.role_arn, or Client(role=...))",
+    ("OutputDataConfig", "S3OutputPath"): "outputs go to the project's bucket (runtool.yml defaults.bucket, or Client(bucket=...))",
+}
+
+
+class PlanArgumentError(ValueError):
+    """An argument of the plan (not a config value) is wrong; ``argument`` names it."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 @dataclass(frozen=True)
@@ -123,11 +144,27 @@ def encode_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-_INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9]+")
+_INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9-]+")
 
 
 def sanitize_name(text: str) -> str:
+    """``text`` as a job-name part: kept as written where SageMaker's pattern allows
+    (hyphens included), other characters replaced by '-', no '-' at either end."""
     return _INVALID_NAME_CHARS.sub("-", text).strip("-")
+
+
+def shorten(text: str, budget: int) -> str:
+    """``text`` in at most ``budget`` characters, keeping its start and its end (where
+    names usually carry what tells them apart) around a hash of the whole text, so
+    different long names stay different."""
+    if len(text) <= budget:
+        return text
+    digest = hash_text(text, length=TRIAL_HASH_CHARS)
+    room = budget - len(digest) - 2
+    if room < 2:
+        return digest[:budget]
+    head, tail = text[: room - room // 2].rstrip("-"), text[len(text) - room // 2 :].lstrip("-")
+    return "-".join(p for p in (head, digest, tail) if p)
 
 
 def _fit(parts: list[str], budget: int) -> list[str]:
@@ -152,10 +189,12 @@ def plan(
     *,
     target: str = "sagemaker",
     name_prefix: str = "",
+    job_name_expression: str | None = None,
 ) -> list[dict]:
     """The CreateTrainingJob requests of ``experiment``: one per (trial, run)."""
     return build_plan(
-        experiment, runs, experiment_name, bucket, role_arn, tags, target=target, name_prefix=name_prefix
+        experiment, runs, experiment_name, bucket, role_arn, tags,
+        target=target, name_prefix=name_prefix, job_name_expression=job_name_expression,
     ).requests()
 
 
@@ -181,28 +220,74 @@ def build_plan(
     *,
     target: str = "sagemaker",
     name_prefix: str = "",
+    job_name_expression: str | None = None,
 ) -> Plan:
     """Like ``plan``, with job metadata. ``name_prefix`` starts every job name
-    (a project's prefix, which its state machine is allowed to create)."""
-    if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= 1000:
-        raise ValueError(f"runs must be a whole number from 1 to 1000, not {runs!r}")
-    if not EXPERIMENT_NAME_RE.match(experiment_name or ""):
-        raise ValueError(
-            f"experiment name {experiment_name!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        )
-    if not BUCKET_RE.match(bucket or ""):
-        raise ValueError(f"bucket {bucket!r} is not a valid S3 bucket name")
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
-    user_tags = {str(k): encode_value(v) for k, v in (tags or {}).items()}
-    problems = [f"user tag: {p}" for p in sagemaker.check_tags([{"Key": k, "Value": v} for k, v in user_tags.items()])]
-    if problems:
-        raise ValueError("; ".join(problems))
-
-    if name_prefix and (sanitize_name(name_prefix) != name_prefix or len(name_prefix) > 16):
-        raise ValueError(f"name prefix {name_prefix!r} must be up to 16 letters, digits and '-'")
-    planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target, name_prefix)
+    (a project's prefix, which its state machine is allowed to create).
+    ``job_name_expression`` (the original's) is an expression evaluated per job
+    like a ``$job_name``, with ``$trial``/``__trial__``, ``uid``, ``run`` and
+    ``run_configuration``. Wrong arguments raise ``PlanArgumentError``."""
+    user_tags = check_arguments(runs, experiment_name, bucket, role_arn, tags, target, name_prefix)
+    naming = _compile_job_name_expression(job_name_expression) if job_name_expression is not None else None
+    planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target, name_prefix, naming)
     return planner.run(_trials(experiment))
+
+
+def check_arguments(
+    runs: Any,
+    experiment_name: Any,
+    bucket: Any,
+    role_arn: Any,
+    tags: Mapping[str, Any] | None,
+    target: str = "sagemaker",
+    name_prefix: str = "",
+) -> dict[str, str]:
+    """Every rule on the plan's arguments (not config values); returns the encoded user tags."""
+    if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= 1000:
+        raise PlanArgumentError("runs", f"runs must be a whole number from 1 to 1000, not {runs!r}")
+    if not isinstance(experiment_name, str) or not EXPERIMENT_NAME_RE.match(experiment_name):
+        raise PlanArgumentError(
+            "experiment_name",
+            f"experiment name {experiment_name!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    if not isinstance(bucket, str) or not BUCKET_RE.match(bucket):
+        raise PlanArgumentError("bucket", f"bucket {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+    if not isinstance(role_arn, str) or not 20 <= len(role_arn) <= 2048 or not ROLE_ARN_RE.match(role_arn):
+        raise PlanArgumentError(
+            "role_arn", f"role {role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
+        )
+    if target not in TARGETS:
+        raise PlanArgumentError("target", f"target must be one of {TARGETS}, not {target!r}")
+    user_tags = {str(k): encode_value(v) for k, v in (tags or {}).items()}
+    problems = [f"tag '{k}' is set by runtool_iac itself" for k in user_tags if k in SYSTEM_TAGS]
+    problems += sagemaker.check_tags([{"Key": k, "Value": v} for k, v in user_tags.items()])
+    if problems:
+        raise PlanArgumentError("tags", "; ".join(problems))
+    if name_prefix and (sanitize_name(name_prefix) != name_prefix or len(name_prefix) > 16):
+        raise PlanArgumentError("name_prefix", f"name prefix {name_prefix!r} must be up to 16 letters, digits and '-'")
+    return user_tags
+
+
+@dataclass(frozen=True)
+class _Naming:
+    """A compiled job_name_expression."""
+
+    source: str
+    tree: Any
+    per_run: bool  # uses `run`: evaluated once per job, not once per trial
+
+
+def _compile_job_name_expression(text: Any) -> _Naming:
+    try:
+        expr = expressions.compile_expression(text, extra_names=JOB_NAME_EXPRESSION_NAMES)
+    except expressions.ExpressionError as exc:
+        raise PlanArgumentError("job_name_expression", f"job_name_expression {text!r}: {exc}") from None
+    if expr.root_chains:
+        raise PlanArgumentError(
+            "job_name_expression", f"job_name_expression {text!r}: '$.' config references are not available here; use $trial"
+        )
+    used = {node.id for node in ast.walk(expr.tree) if isinstance(node, ast.Name)}
+    return _Naming(text, expr.tree, per_run="run" in used)
 
 
 @dataclass
@@ -229,13 +314,19 @@ class _Trial:
     dataset: Member
     a: Any  # materialized algorithm mapping
     d: Any  # materialized dataset mapping
-    custom_name: str | None
     trial_hash: str
+    run_configuration: str
+    # The custom name base, per run (one item when it does not depend on the run).
+    custom_names: list[str] | None = None
     template: dict = field(default_factory=dict)
     tags: dict = field(default_factory=dict)
     overrides: list = field(default_factory=list)
-    name: str = ""
+    names: list[str] = field(default_factory=list)  # the job name base of each run
     parts: dict = field(default_factory=dict)  # request field -> key of its interned part
+    algorithm_name: str = ""
+    dataset_name: str = ""
+    algorithm_label: str = ""
+    dataset_label: str = ""
 
 
 @dataclass
@@ -250,9 +341,18 @@ class _Variant:
 
 class _Planner:
     def __init__(
-        self, runs: int, experiment_name: str, bucket: str, role_arn: str, user_tags: dict, target: str, name_prefix: str
+        self,
+        runs: int,
+        experiment_name: str,
+        bucket: str,
+        role_arn: str,
+        user_tags: dict,
+        target: str,
+        name_prefix: str,
+        naming: _Naming | None = None,
     ) -> None:
         self.runs = runs
+        self.naming = naming
         self.name_prefix = name_prefix
         self.experiment_name = experiment_name
         self.bucket = bucket
@@ -280,11 +380,13 @@ class _Planner:
 
     def run(self, pairs: Iterable[tuple[Member, Member]]) -> Plan:
         trials: list[_Trial] = []
-        seen: set[tuple[str, str]] = set()
+        seen: set[tuple] = set()
         duplicates = 0
         for algorithm, dataset in pairs:
             av, dv = self._variant(algorithm), self._variant(dataset)
-            identity = (av.key, dv.key)
+            # Only the very same variant of the very same node listed twice is one
+            # trial; nodes that merely look alike (placeholders) each give their jobs.
+            identity = (algorithm.path, id(algorithm.value), dataset.path, id(dataset.value))
             if identity in seen:
                 duplicates += 1
                 continue
@@ -329,10 +431,51 @@ class _Planner:
             if found:
                 self.problems.extend(found)
                 return None
-        custom = a.get("$job_name") if "$job_name" in a else d.get("$job_name")
-        trial = _Trial(algorithm, dataset, a, d, str(custom) if custom is not None else None, trial_hash)
+        trial = _Trial(algorithm, dataset, a, d, trial_hash, f"{self.experiment_name}_{trial_hash}")
+        trial.algorithm_name, trial.algorithm_label = self._naming_of(algorithm, a)
+        trial.dataset_name, trial.dataset_label = self._naming_of(dataset, d)
         self._template(trial, self._side(algorithm, av, a), self._side(dataset, dv, d))
+        if trial.custom_names is None:
+            trial.custom_names = self._custom_names(trial)
         return trial
+    @staticmethod
+    def _naming_of(member: Member, value: Any) -> tuple[str, str]:
+        """Name and label from the trial's resolved values: a `name` computed from
+        $trial replaces the node's key, and axes show their resolved values."""
+        own = value.get("name") if isinstance(value, dict) else None
+        base = own if isinstance(own, str) and own else member.name
+        if base == member.name and (value is member.value or not member.axes):
+            return base, member.label
+        return base, labels.label(base, member.axes, value)
+
+    def _custom_names(self, trial: _Trial) -> list[str] | None:
+        """job_name_expression, else the algorithm's `$job_name`, else the dataset's."""
+        if self.naming is None:
+            custom = trial.a.get("$job_name") if "$job_name" in trial.a else trial.d.get("$job_name")
+            return None if custom is None else [encode_value(custom)]
+        view = expressions.TrialView(trial.a, trial.d)
+        names = []
+        for run in range(self.runs if self.naming.per_run else 1):
+            bound = {
+                expressions.TRIAL_NAME: view,
+                expressions.UID_NAME: trial.trial_hash,
+                "run": run,
+                "run_configuration": trial.run_configuration,
+            }
+            try:
+                value = expressions.evaluate(self.naming.tree, bound)
+            except expressions.ExpressionError as exc:
+                raise PlanArgumentError(
+                    "job_name_expression",
+                    f"job_name_expression {self.naming.source!r} for {trial.algorithm_label} × {trial.dataset_label}: {exc}",
+                ) from None
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise PlanArgumentError(
+                    "job_name_expression", f"job_name_expression {self.naming.source!r} gives {value!r}, not a name"
+                )
+            names.append(encode_value(value))
+        return names
+
 
     def _fail(self, member: Member, value: Any, key: str, message: str, *subkeys: Any) -> None:
         node = value
@@ -388,6 +531,11 @@ class _Planner:
     def _check_image(self, member: Member, a: Any) -> None:
         if self.target == "sagemaker" and str(a["image"]).startswith("local:"):
             self._fail(member, a, "image", "a 'local:' command runs only in local mode (runtool-iac local)")
+        if self.target == "sagemaker" and a["instance"] == LOCAL_INSTANCE:
+            self._fail(
+                member, a, "instance",
+                "instance 'local' runs only in local mode: `runtool-iac local` (or Client.local_run), not on SageMaker",
+            )
 
     def _hyperparameters(
         self, member: Member, a: Any, base: dict[str, str] | None = None, changed: dict | None = None
@@ -419,11 +567,12 @@ class _Planner:
         return hyperparameters
 
     def _template(self, trial: _Trial, alg: _Side, ds: _Side) -> None:
-        tags: dict[str, str] = {**alg.tags, **ds.tags, **self.user_tags}
-        clash = sorted(set(tags) & set(SYSTEM_TAGS))
-        if clash:
-            self._fail(trial.algorithm, trial.a, "tags", f"tag '{clash[0]}' is set by runtool_iac itself")
-        run_configuration = f"{self.experiment_name}_{trial.trial_hash}"
+        for side in (alg, ds):
+            for key in sorted(set(side.tags) & set(SYSTEM_TAGS)):
+                self._fail(side.member, side.value, "tags", f"tag '{key}' is set by runtool_iac itself", key)
+        overrides, override_tags = self._overrides(trial, alg, ds)
+        tags: dict[str, str] = {**alg.tags, **ds.tags, **override_tags, **self.user_tags}
+        run_configuration = trial.run_configuration
         trial.tags = {
             **tags,
             "run_configuration_id": run_configuration,
@@ -461,10 +610,56 @@ class _Planner:
             "StoppingCondition": self._shared(("stop",), lambda: {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME_S}),
             "RoleArn": self.role_arn,
         }
+        for fields, override in overrides:
+            _set_path(trial.template, list(fields), override)
+
+    def _overrides(self, trial: _Trial, alg: _Side, ds: _Side) -> tuple[list[tuple[tuple, Any]], dict[str, str]]:
+        """The trial's ``$sagemaker`` fields as (request path, value), the dataset's
+        after the algorithm's (so it wins), and the tags they set. None is dropped
+        silently: ``TrainingJobName`` becomes the trial's custom name base, ``Tags``
+        merge with the other tags, and fields the deployed state machine sets are
+        located errors."""
+        out: list[tuple[tuple, Any]] = []
+        tags: dict[str, str] = {}
         for side in (alg, ds):
+            member, value = side.member, side.value
             for key in side.overrides:
-                trial.overrides.append((side.member, side.value, key))
-                _set_path(trial.template, key.split(".")[1:], side.value[key])
+                trial.overrides.append((member, value, key))
+                fields = tuple(key.split(".")[1:])
+                items = value[key].items() if not fields and isinstance(value[key], dict) else [((), value[key])]
+                for sub, item in items:
+                    path = fields + ((sub,) if sub != () else ())
+                    self._override(trial, member, value, key, path, item, out, tags)
+        return out, tags
+
+    def _override(
+        self, trial: _Trial, member: Member, value: Any, key: str, path: tuple, item: Any, out: list, tags: dict
+    ) -> None:
+        def fail(message: str) -> None:
+            self._fail(member, value, key, message)
+
+        deployed = _deployment_field(path, item)
+        if not path:
+            fail("$sagemaker takes a mapping of CreateTrainingJob fields")
+        elif deployed:
+            fail(f"$sagemaker cannot set {deployed[0]}: {deployed[1]}")
+        elif path[0] == "TrainingJobName":
+            if len(path) > 1 or not isinstance(item, (str, int)) or isinstance(item, bool):
+                fail("$sagemaker.TrainingJobName takes a name (it becomes the start of every job name of the trial)")
+            else:
+                trial.custom_names = [encode_value(item)]
+        elif path[0] == "Tags":
+            given = _tag_mapping(item) if len(path) == 1 else None
+            if given is None:
+                fail("$sagemaker.Tags takes a list of {Key: ..., Value: ...} (or a mapping of key: value)")
+                return
+            for tag_key in given:
+                if tag_key in SYSTEM_TAGS:
+                    fail(f"tag '{tag_key}' is set by runtool_iac itself")
+            tags.update(given)
+        else:
+            out.append((path, item))
+
 
     def _channels(self, trial: _Trial) -> list[dict]:
         return [
@@ -494,25 +689,37 @@ class _Planner:
     # ----------------------------------------------------------------- names
 
     def _name(self, trials: list[_Trial]) -> None:
-        """Readable, unique, deterministic names: custom `$job_name`s are kept as written."""
+        """Readable, unique, deterministic names. A custom name (`$job_name`,
+        `$sagemaker.TrainingJobName`, job_name_expression) is kept as written when
+        it is unique; otherwise, and for default names, the trial hash follows.
+        Too long names are shortened keeping their start and end (``shorten``)."""
         run_chars = len(f"-r{self.runs - 1}")
         prefix = f"{self.name_prefix}-" if self.name_prefix else ""
         budget = PLAN_NAME_MAX - run_chars - len(prefix)
-        custom_counts = Counter(sanitize_name(t.custom_name) for t in trials if t.custom_name is not None)
-        taken: set[str] = set()
+
+        def per_run(trial: _Trial) -> list[str]:
+            names = [sanitize_name(n) for n in trial.custom_names or ()]
+            return names * self.runs if len(names) == 1 else names
+
+        custom = {id(t): per_run(t) for t in trials if t.custom_names is not None}
+        counts = Counter((run, name) for names in custom.values() for run, name in enumerate(names))
+        taken: set[tuple[int, str]] = set()
         for trial in trials:
-            if trial.custom_name is not None and custom_counts[sanitize_name(trial.custom_name)] == 1:
-                name = "-".join(_fit([sanitize_name(trial.custom_name) or "job"], budget))
+            names = custom.get(id(trial))
+            if names is not None and all(name and counts[(run, name)] == 1 for run, name in enumerate(names)):
+                bases = [shorten(name, budget) for name in names]
             else:
-                readable = sanitize_name(trial.custom_name) if trial.custom_name is not None else None
-                parts = [readable] if readable else [sanitize_name(trial.algorithm.name), sanitize_name(trial.dataset.name)]
-                name = "-".join(_fit(parts, budget - TRIAL_HASH_CHARS - 1) + [trial.trial_hash])
-            candidate, counter = name, 1
-            while candidate in taken:  # identical hashes: astronomically rare, still deterministic
-                counter += 1
-                candidate = "-".join(_fit([name], budget - len(str(counter)) - 1) + [str(counter)])
-            taken.add(candidate)
-            trial.name = prefix + candidate
+                default = [sanitize_name(trial.algorithm_name), sanitize_name(trial.dataset_name)]
+                parts = [[n] if n else default for n in names] if names is not None else [default] * self.runs
+                bases = ["-".join(_fit(p, budget - TRIAL_HASH_CHARS - 1) + [trial.trial_hash]) for p in parts]
+            trial.names = []
+            for run, base in enumerate(bases):
+                candidate, counter = base, 1
+                while (run, candidate) in taken:  # identical hashes: astronomically rare, still deterministic
+                    counter += 1
+                    candidate = "-".join(_fit([base], budget - len(str(counter)) - 1) + [str(counter)])
+                taken.add((run, candidate))
+                trial.names.append(prefix + candidate)
 
     # ------------------------------------------------------------------ jobs
 
@@ -524,15 +731,15 @@ class _Planner:
             self._check(trial, tags)
         for run in range(self.runs):
             request = dict(trial.template)
-            request["TrainingJobName"] = name = f"{trial.name}-r{run}"
+            request["TrainingJobName"] = name = f"{trial.names[run]}-r{run}"
             request["Tags"] = [*tags, self._tag(trial, "run_number", str(run))]
             if self.checking and not sagemaker.JOB_NAME_RE.match(name):
                 self._report(trial, [f"TrainingJobName {name!r} is not valid"])
             jobs.append(
                 Job(
                     request=request,
-                    algorithm=trial.algorithm.label,
-                    dataset=trial.dataset.label,
+                    algorithm=trial.algorithm_label,
+                    dataset=trial.dataset_label,
                     run=run,
                     runs=self.runs,
                     run_configuration_id=trial.tags["run_configuration_id"],
@@ -606,6 +813,25 @@ def _blame(trial: _Trial, message: str) -> tuple[Member, Any, str]:
             if "tags" in value:
                 return member, value, "tags"
     return trial.algorithm, trial.a, "image"
+
+
+def _deployment_field(path: tuple, value: Any) -> tuple[str, str] | None:
+    """(field, reason) if setting ``value`` at ``path`` would set a field the deployed
+    state machine sets itself (and so would be silently replaced in the cloud)."""
+    for fields, reason in DEPLOYMENT_FIELDS.items():
+        rest = fields[len(path):]
+        if path and fields[: len(path)] == path and (not rest or (isinstance(value, dict) and rest[0] in value)):
+            return ".".join(fields), reason
+    return None
+
+
+def _tag_mapping(value: Any) -> dict[str, str] | None:
+    """SageMaker's tag list (or a plain mapping) as key → encoded value; None if neither."""
+    if isinstance(value, dict):
+        return {str(k): encode_value(v) for k, v in value.items()}
+    if isinstance(value, list) and all(isinstance(t, dict) and set(t) <= {"Key", "Value"} and "Key" in t for t in value):
+        return {str(t["Key"]): encode_value(t.get("Value", "")) for t in value}
+    return None
 
 
 def _set_path(target: dict, fields: list[str], value: Any) -> None:

@@ -18,7 +18,9 @@ def instance_types() -> list[str]:
 def main() -> None:
     path = Path(__file__).with_name("algorithm.schema.json")
     schema = json.loads(path.read_text())
-    schema["properties"]["instance"]["enum"] = instance_types()
+    # "local": the original runtool's value for algorithms that run in local mode only.
+    # "local": the original runtool's value for algorithms that run in local mode only.
+    schema["properties"]["instance"]["enum"] = instance_types() + ["local"] + ["local"]
     path.write_text(json.dumps(schema, indent=2) + "\n")
 
 

@@ -46,7 +46,9 @@ def test_plan_table_has_totals_and_instance_counts():
     result = run("plan", *FILES, "-e", "seasonal_naive * datasets")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:4] == ["job_name", "run", "algorithm", "dataset"]
+    # What every job shares is said once, above the table.
+    assert lines[0].startswith("hyperparameters of every job: {")
+    assert lines[1].split()[:4] == ["job_name", "run", "algorithm", "dataset"]
     assert "total number of jobs: 3" in lines
     assert "  ml.m5.large: 3" in lines
 
@@ -66,7 +68,7 @@ def test_plan_expression_error_is_located():
 
 def test_bad_arguments_are_one_line_errors():
     result = run("plan", *FILES, "-e", "algorithms * datasets", "--experiment-name", "no spaces")
-    assert result.exit_code == 1 and result.output.startswith("error: experiment name")
+    assert result.exit_code == 2 and "Invalid value for '--experiment-name': experiment name" in result.output
     assert run("plan", *FILES, "-e", "algorithms * datasets", "--tag", "novalue").exit_code == 2
 
 

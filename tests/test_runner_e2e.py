@@ -4,6 +4,7 @@ The only stand-ins are test-only patches of moto's gaps (tests/support); the
 state machine definition, manifests and runner are the production ones.
 """
 
+import re
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -164,10 +165,12 @@ def test_client_run_uses_the_adhoc_machine_in_constant_aws_calls(aws):
     calls: list[str] = []
     aws.session.events.register("before-call.*.*", lambda event_name, **_: calls.append(event_name))
     client = runtool.Client(session=aws.session, stack_name="RuntoolExampleRuntool")
-    small = client.run(config.seasonal_naive * config.datasets, runs=1, experiment_name="adhoc-small")
+    # The original's positional order (experiment, experiment_name, runs, job_name_expression).
+    small = client.run(config.seasonal_naive * config.datasets, "adhoc-small", 1, "'sn-' + uid")
     small_calls = len(calls)
     big = client.run(config.algorithms * config.datasets, runs=3, experiment_name="adhoc-big")
     assert len(small) == 3 and len(big) == 27
+    assert all(re.fullmatch(r"[a-z0-9]+-sn-[0-9a-f]{8}-r0-[0-9a-f]{8}-0", name) for name in small), small
     # DescribeStacks, one PutObject per ad-hoc group (2), DescribeExecution (a repeated name?), StartExecution
     assert len(calls) - small_calls == small_calls == 5
     runner = Runner("RuntoolExampleRuntool", session=aws.session, region=REGION)

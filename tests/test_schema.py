@@ -5,7 +5,7 @@ import json
 import jsonschema
 import pytest
 
-from runtool_iac import sagemaker
+from runtool_iac import loads, sagemaker
 from runtool_iac.config.schema import load_schema, schema_dir
 
 from conftest import ROOT, problems
@@ -23,7 +23,7 @@ def test_packaged_schemas_are_the_repository_schemas():
 
 
 def test_instance_enum_matches_botocore():
-    assert load_schema("algorithm.schema.json")["properties"]["instance"]["enum"] == list(sagemaker.instance_types())
+    assert load_schema("algorithm.schema.json")["properties"]["instance"]["enum"] == [*sagemaker.instance_types(), "local"]
 
 
 def test_all_problems_are_reported_with_file_line_column_and_path():
@@ -59,9 +59,15 @@ def test_wrong_type_is_a_located_error_not_a_change_of_kind():
     assert lines == ["test.yml:2:30: algo.instance: expected string, got array ['ml.m5.xlarge']"]
 
 
-def test_missing_required_fields():
-    (line,) = problems("algo: {image: img}\n")
-    assert line == "test.yml:1:7: algo: 'instance' is required"
+def test_half_written_algorithm_is_a_plain_value_and_a_located_error_where_an_algorithm_is_expected():
+    # As in the original, only image + instance make an algorithm: a partial node is a $from template.
+    config = loads("base: {image: img}\nalgo: {$from: base, instance: ml.m5.xlarge}\n")
+    assert type(config.algo).__name__ == "Algorithm" and dict(config.base) == {"image": "img"}
+    (line,) = problems("algo: {image: img}\nds: {path: {train: s3://b/x/}}\nexp: {algorithm: {$ref: algo}, dataset: {$ref: ds}}\n")
+    assert line == (
+        "test.yml:3:18: exp.algorithm: expected algorithm(s) here, found a plain value: "
+        "it has 'image' but no 'instance' (an algorithm needs both)"
+    )
 
 
 def test_ambiguous_kind():

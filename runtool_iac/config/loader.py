@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator
 
-from runtool_iac.config import schema
+from runtool_iac.config import labels, schema
 from runtool_iac.config.nodes import (
     Algorithm,
     Algorithms,
@@ -20,13 +20,13 @@ from runtool_iac.config.nodes import (
     Experiment,
     Experiments,
     Member,
+    incomplete_kind,
 )
 from runtool_iac.config.resolve import (
     MAX_REFERENCE_DEPTH,
     Deferred,
     Resolver,
     _structural,
-    canonical,
     format_path,
     parse_path,
 )
@@ -37,11 +37,13 @@ NodeValue = Algorithm | Algorithms | Dataset | Datasets | Experiment | Experimen
 
 
 def infer_kind(value: Any) -> str | None:
-    """Kind of a resolved value from its shape, as in the original runtool."""
+    """Kind of a resolved value from its shape, as in the original runtool: only
+    ``image`` and ``instance`` together make an algorithm, so a mapping with one
+    of them is a plain value (e.g. a ``$from`` template)."""
     if not isinstance(value, dict):
         return None
     kinds = []
-    if "image" in value or "instance" in value:
+    if "image" in value and "instance" in value:
         kinds.append("algorithm")
     if "path" in value:
         kinds.append("dataset")
@@ -201,13 +203,26 @@ class _Builder:
         """("algorithm"|"dataset"|"experiment", members) or ("value", variants)."""
         where = format_path(path)
         if isinstance(raw, SourceList):
-            parts = [self.classify(item, path + (i,), self._item_name(item, name, i)) for i, item in enumerate(raw)]
+            parts, errors = [], []
+            for i, item in enumerate(raw):  # every item's problems, not only the first's
+                try:
+                    parts.append(self.classify(item, path + (i,), self._item_name(item, name, i)))
+                except ConfigError as exc:
+                    errors.append(exc)
+            if errors:
+                raise ConfigError.collect(errors)
             kinds = {k for k, _ in parts}
             if not parts or kinds == {"value"}:
                 return "value", self.resolver.variants_at(path, raw, raw.loc, where)
             if len(kinds) > 1:
+                hints = [
+                    f"; item {i} {lacking}"
+                    for i, (kind, variants) in enumerate(parts)
+                    if kind == "value" and (lacking := next(filter(None, map(incomplete_kind, variants)), None))
+                ]
                 raise ConfigError(
-                    f"list mixes {' and '.join(sorted(k + 's' for k in kinds))}; a list holds one kind of node",
+                    f"list mixes {' and '.join(sorted(k + 's' for k in kinds))}; a list holds one kind of node"
+                    + "".join(hints),
                     location=raw.loc,
                     path=where,
                 )
@@ -289,8 +304,11 @@ class _Builder:
             kind, members = self.classify(raw[side], path + (side,), f"{path[-1]}-{side}")
             if kind != side:
                 found = "plain value" if kind == "value" else kind
+                lacking = next(filter(None, map(incomplete_kind, members)), None) if kind == "value" else None
                 raise ConfigError(
-                    f"expected {side}(s) here, found a {found}", location=raw.child_loc(side), path=format_path(path + (side,))
+                    f"expected {side}(s) here, found a {found}" + (f": it {lacking}" if lacking else ""),
+                    location=raw.child_loc(side),
+                    path=format_path(path + (side,)),
                 )
             sides[side] = members
         return Experiment(tuple(sides["algorithm"]), tuple(sides["dataset"]), name=format_path(path))
@@ -319,65 +337,14 @@ def _members_of(value: Any) -> list[Member]:
 
 
 def _label(kind: str, name: str, where: str, variants: list[Any]) -> list[Member]:
-    """Members for a node's variants, labelled by what distinguishes them."""
+    """Members for a node's variants, labelled by what distinguishes them (at plan
+    time, labels are rebuilt from the trial's resolved values: ``plan._Labels``)."""
     out = []
-    differing = _differing_leaves(variants) if len(variants) > 1 else []
+    varying = labels.axes(variants)
     for variant in variants:
         own = variant.get("name") if isinstance(variant, dict) else None
         base = own if isinstance(own, str) and own else name
-        if differing:
-            parts = [f"{_short(p)}={_leaf_text(variant, p)}" for p in differing]
-            label = f"{base}[{','.join(parts)}]"
-        else:
-            label = base
-        out.append(Member(kind=kind, name=base, label=label[:120], value=variant, path=where))
+        out.append(
+            Member(kind=kind, name=base, label=labels.label(base, varying, variant), value=variant, path=where, axes=varying, node=name)
+        )
     return out
-
-
-_MISSING = object()
-
-
-def _leaves(value: Any, prefix: tuple = ()) -> Iterator[tuple[tuple, Any]]:
-    if isinstance(value, dict) and value:
-        for key, child in value.items():
-            if key in ("$job_name", "name"):
-                continue
-            yield from _leaves(child, prefix + (key,))
-    else:
-        yield prefix, value
-
-
-def _differing_leaves(variants: list[Any]) -> list[tuple]:
-    seen: dict[tuple, set[str]] = {}
-    order: list[tuple] = []
-    for variant in variants:
-        for path, leaf in _leaves(variant):
-            if path not in seen:
-                seen[path] = set()
-                order.append(path)
-            seen[path].add(canonical(leaf))
-    counts = {path: sum(1 for v in variants if _get(v, path) is not _MISSING) for path in order}
-    return [p for p in order if len(seen[p]) > 1 or counts[p] != len(variants)]
-
-
-def _get(value: Any, path: tuple) -> Any:
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            return _MISSING
-        value = value[key]
-    return value
-
-
-def _short(path: tuple) -> str:
-    return str(path[-1]) if path else "value"
-
-
-def _leaf_text(variant: Any, path: tuple) -> str:
-    value = _get(variant, path)
-    if value is _MISSING:
-        return "-"
-    if isinstance(value, Deferred):
-        return "$eval"
-    if isinstance(value, str):
-        return value
-    return canonical(value)

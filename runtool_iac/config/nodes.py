@@ -21,6 +21,8 @@ class Member:
     label: str  # name plus what distinguishes this variant, used in tables
     value: Any  # the resolved mapping (may hold Deferred trial $evals)
     path: str  # config path, for error messages
+    axes: tuple[tuple, ...] = ()  # leaf paths that differ between the node's variants
+    node: str = ""  # the node's key (``name`` may replace it in job names)
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.label}>"
@@ -63,6 +65,7 @@ class _Members:
         if isinstance(other, _Members) and {self.family, other.family} == {"algorithm", "dataset"}:
             algorithms, datasets = (self, other) if self.family == "algorithm" else (other, self)
             return Experiment(algorithms.members, datasets.members)
+        _refuse_incomplete(other)
         raise TypeError(
             f"cannot combine {kind_name(self)} * {kind_name(other)}: '*' pairs algorithms with datasets"
         )
@@ -155,6 +158,31 @@ class Experiments(Experiment):
 
     def __repr__(self) -> str:
         return f"Experiments({len(self._experiments)} experiments, {len(self)} trials)"
+
+
+def incomplete_kind(value: Any) -> str | None:
+    """What a mapping that looks like a half-written algorithm lacks (None if it does not).
+
+    Only ``image`` and ``instance`` together make an algorithm, as in the
+    original, so a mapping with one of them is a plain value (a ``$from``
+    template); used where an algorithm is expected, this says why it is not one.
+    """
+    if isinstance(value, dict) and "path" not in value:
+        have = [key for key in ("image", "instance") if key in value]
+        if len(have) == 1:
+            missing = "instance" if have[0] == "image" else "image"
+            return f"has '{have[0]}' but no '{missing}' (an algorithm needs both)"
+    return None
+
+
+def _refuse_incomplete(value: Any) -> None:
+    """A located error for ``config.half_written * config.ds``, saying what is missing."""
+    from runtool_iac.config.source import loc_of
+    from runtool_iac.errors import ConfigError
+
+    lacking = incomplete_kind(value)
+    if lacking:
+        raise ConfigError(f"not an algorithm: it {lacking}", location=loc_of(value))
 
 
 def kind_name(value: Any) -> str:

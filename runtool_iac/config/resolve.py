@@ -248,15 +248,27 @@ class Resolver:
             raise ConfigError("'$None' is only meaningful as an alternative of $each", path=format_path(path))
         return [node]
 
+    def _children(self, items: Iterable[tuple[Any, Any]], path: tuple) -> list[list[Any]]:
+        """Variants of each (key, child), reporting the problems of every child, not
+        only the first (two missing references in one node are two errors)."""
+        options: list[list[Any]] = []
+        errors: list[ConfigError] = []
+        for key, child in items:
+            try:
+                options.append(self.variants(child, path + (key,)))
+            except ConfigError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0] if len(errors) == 1 else ConfigError.collect(errors)
+        return options
+
     def _list_variants(self, node: SourceList, path: tuple) -> list[Any]:
-        options = []
-        for i, item in enumerate(node):
-            item_variants = self.variants(item, path + (i,))
+        options = self._children(enumerate(node), path)
+        for i, item_variants in enumerate(options):
             if any(v is OMIT for v in item_variants):
                 raise ConfigError(
                     "'$None' cannot remove a list item", location=node.child_loc(i), path=format_path(path + (i,))
                 )
-            options.append(item_variants)
         if all(len(o) == 1 and o[0] is item for o, item in zip(options, node)):
             return [node]
         out = []
@@ -364,7 +376,7 @@ class Resolver:
 
     def _plain_map(self, node: SourceMap, path: tuple) -> list[Any]:
         keys = list(node)
-        options = [self.variants(node[key], path + (key,)) for key in keys]
+        options = self._children(((key, node[key]) for key in keys), path)
         if all(len(o) == 1 and o[0] is node[k] for o, k in zip(options, keys)):
             return [node]
         out = []
@@ -382,6 +394,14 @@ class Resolver:
         text = self._only_key(node, "$eval", path)
         loc = node.child_loc("$eval")
         where = format_path(path)
+        if isinstance(text, (int, float)):
+            return [text]  # as in the original (which evaluated str(10)): a number is its own value
+        if not isinstance(text, str):
+            raise ConfigError(
+                f"$eval takes an expression string (or a number), not a {'list' if isinstance(text, list) else 'mapping' if isinstance(text, dict) else 'null'}",
+                location=loc,
+                path=where,
+            )
         try:
             expr = self._compiled.get(text) if isinstance(text, str) else None
             if expr is None:
