@@ -174,23 +174,25 @@ def _describe(node: Any) -> str:
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-e", "--experiment", "expression", required=True, help='Experiment expression, e.g. "algos * datasets".')
-@click.option("--runs", type=click.IntRange(1, 1000), default=1, show_default=True, help="Repetitions of every trial.")
-@click.option("--experiment-name", default="experiment", show_default=True, help="Used in S3 output paths and tags.")
-@click.option("--bucket", default=None, help=f"Output bucket (default: the placeholder {PLACEHOLDER_BUCKET}).")
-@click.option("--role-arn", default=None, help=f"SageMaker execution role (default: the placeholder {PLACEHOLDER_ROLE_ARN}).")
-@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag every job (repeatable).")
+@click.argument("targets", nargs=-1, required=True, metavar="EXPERIMENT | FILE...")
+@click.option("-e", "--experiment", "expression", default=None, help='Experiment expression over FILEs, e.g. "algos * datasets".')
+@click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml for EXPERIMENT (default: found upward from here).")
+@click.option("--runs", type=click.IntRange(1, 1000), default=None, help="Repetitions of every trial (default: EXPERIMENT's, else 1).")
+@click.option("--experiment-name", default=None, help="Used in S3 output paths and tags (FILEs; default: experiment).")
+@click.option("--bucket", default=None, help=f"Output bucket (FILEs; default: the placeholder {PLACEHOLDER_BUCKET}).")
+@click.option("--role-arn", default=None, help=f"SageMaker execution role (FILEs; default: the placeholder {PLACEHOLDER_ROLE_ARN}).")
+@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag every job (FILEs; repeatable).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--local", is_flag=True, help="Plan for local mode (local paths and 'local:' images allowed).")
+@click.option("--local", is_flag=True, help="Plan for local mode (local paths, 'local:' images and instance: local allowed).")
 @click.option("--against-results", "against", is_flag=True, help="Say which jobs are new: no completed result in the experiment's earlier executions (with --local: local runs).")
 @verbosity_options
 @handle_errors
 def plan(
-    files: tuple[str, ...],
-    expression: str,
-    runs: int,
-    experiment_name: str,
+    targets: tuple[str, ...],
+    expression: str | None,
+    project_file: str | None,
+    runs: int | None,
+    experiment_name: str | None,
     bucket: str | None,
     role_arn: str | None,
     tags: tuple[str, ...],
@@ -198,23 +200,97 @@ def plan(
     local: bool,
     against: bool,
 ) -> None:
-    """Print the training jobs an experiment over config FILES would start.
+    """Print the training jobs an experiment would start (the dry run).
 
     With --against-results, also which of them are new (would run with
-    `run --skip-completed`): results of the executions of the experiment
-    --experiment-name in the stack of the runtool.yml found upward (AWS
-    credentials, region and AWS_ENDPOINT_URL from the environment), or with
-    --local in its local output folder. --format json then prints that split.
+    `run --skip-completed`): results of the experiment's executions (of
+    EXPERIMENT, or of --experiment-name for FILEs) in the stack of the
+    runtool.yml found upward (AWS credentials, region and AWS_ENDPOINT_URL
+    from the environment), or with --local in its local output folder.
+    --format json then prints that split.
+
+    \b
+    Two forms:
+      runtool-iac plan EXPERIMENT                       an experiment declared in runtool.yml: exactly
+                                                        the jobs `runtool-iac run EXPERIMENT` starts
+                                                        (`local EXPERIMENT` with --local)
+      runtool-iac plan FILE... -e "algos * datasets"    an expression over config files
 
     \b
     Examples:
+      runtool-iac plan bench --format markdown
       runtool-iac plan configs/*.yml -e "(deepar + prophet) * datasets" --runs 3 --format json
       runtool-iac plan configs/*.yml -e "algos * datasets" --experiment-name bench --against-results
     """
+    if expression is None:
+        _refuse_file_options(targets, experiment_name, bucket, role_arn, tags)
+        planned = _declared_plan(targets[0], project_file, runs, local)
+    else:
+        planned = _expression_plan(targets, expression, runs, experiment_name, bucket, role_arn, tags, local)
+    if against:
+        from runtool_iac.commands.runner import emit_against_results
+
+        emit_against_results(planned, "local" if local else "aws", fmt)
+        return
+    emit_plan(planned, fmt)
+    if fmt == "table" and expression is None:
+        info(_declared_note(planned), err=True)
+
+
+def _refuse_file_options(targets: tuple[str, ...], *file_options: Any) -> None:
+    from pathlib import Path
+
+    if len(targets) != 1 or Path(targets[0]).is_file():
+        raise click.UsageError('give one EXPERIMENT declared in runtool.yml, or config FILEs with -e "EXPRESSION"')
+    if any(file_options):
+        raise click.UsageError(
+            "--experiment-name, --bucket, --role-arn and --tag apply to FILEs with -e; "
+            "a declared experiment takes its name, tags, bucket and role from runtool.yml"
+        )
+
+
+def _declared_plan(name: str, project_file: str | None, runs: int | None, local: bool) -> Any:
+    """What `run NAME` (or `local NAME`) would start: the project's job prefix, runs,
+    tags, bucket and role (placeholders where the stack creates them)."""
+    from runtool_iac.project import load_project
+
+    return load_project(project_file).plan(name, runs=runs, target="local" if local else "sagemaker")
+
+
+def _declared_note(planned: Any) -> str:
+    from runtool_iac.plan import CLOUD_SUFFIX_CHARS, PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN
+
+    request = planned.jobs[0].request if planned.jobs else {}
+    placeholders = [
+        what for what, value, placeholder in (
+            ("bucket", request.get("OutputDataConfig", {}).get("S3OutputPath", ""), PLACEHOLDER_BUCKET),
+            ("role", request.get("RoleArn", ""), PLACEHOLDER_ROLE_ARN),
+        ) if placeholder in value
+    ]
+    note = (
+        f"note: in the cloud every job name gets -<execution token>-<redrive count> ({CLOUD_SUFFIX_CHARS} characters) "
+        "appended, new for every execution"
+    )
+    if placeholders:
+        note += f"; the {' and '.join(placeholders)} shown are placeholders for the ones the deployed stack creates"
+    return note
+
+
+def _expression_plan(
+    files: tuple[str, ...],
+    expression: str,
+    runs: int | None,
+    experiment_name: str | None,
+    bucket: str | None,
+    role_arn: str | None,
+    tags: tuple[str, ...],
+    local: bool,
+) -> Any:
     from runtool_iac.config import load_config
     from runtool_iac.experiment_expr import parse_experiment
-    from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, build_plan, check_arguments
+    from runtool_iac.plan import DEFAULT_EXPERIMENT_NAME, PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, build_plan, check_arguments
 
+    runs, experiment_name = runs or 1, experiment_name or DEFAULT_EXPERIMENT_NAME
     bucket, role_arn = bucket or PLACEHOLDER_BUCKET, role_arn or PLACEHOLDER_ROLE_ARN
     check_arguments(runs, experiment_name, bucket, role_arn, parse_tags(tags))  # usage errors before config errors
     config = load_config(*files)
@@ -222,7 +298,7 @@ def plan(
     for side in ("algorithms", "datasets"):
         members = getattr(experiment, side, ())
         detail(f"{side} ({len(members)}): {', '.join(m.label for m in members)}", err=True)
-    planned = build_plan(
+    return build_plan(
         experiment,
         runs=runs,
         experiment_name=experiment_name,
@@ -231,12 +307,6 @@ def plan(
         tags=parse_tags(tags),
         target="local" if local else "sagemaker",
     )
-    if against:
-        from runtool_iac.commands.runner import emit_against_results
-
-        emit_against_results(planned, "local" if local else "aws", fmt)
-        return
-    emit_plan(planned, fmt)
 
 
 def emit_plan(planned: Any, fmt: str) -> None:

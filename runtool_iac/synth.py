@@ -33,14 +33,20 @@ class SynthResult:
 
 # Feature flags every project needs. Without the first, aws-cdk-lib silently drops
 # a Distributed Map's ResultWriter from the definition (results would be lost).
-CDK_CONTEXT = {
-    "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2": True,
-    "@aws-cdk/aws-iam:minimizePolicies": True,
-    "@aws-cdk/core:enablePartitionLiterals": True,
-    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True,
-    "@aws-cdk/core:checkSecretUsage": True,
-    "@aws-cdk/aws-iam:standardizedServicePrincipals": True,
-}
+RELIED_ON_FLAGS = (
+    "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2",
+    "@aws-cdk/aws-iam:minimizePolicies",
+    "@aws-cdk/core:enablePartitionLiterals",
+    "@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy",
+    "@aws-cdk/core:checkSecretUsage",
+    "@aws-cdk/aws-iam:standardizedServicePrincipals",
+)
+# Every flag of the pinned aws-cdk-lib, set as `cdk flags --set --unconfigured --recommended`
+# does (as `cdk init` would), except enableAdditionalMetadataCollection (false: no extra
+# telemetry in templates). Configuring all of them keeps the synthesized template the same
+# across aws-cdk-lib upgrades and silences the CLI's "N feature flags are not configured"
+# notice; none of the others changes this project's template (tests/test_cdk_cli.py).
+CDK_CONTEXT: dict = json.loads((Path(__file__).parent / "cdk_context.json").read_text())
 
 
 def cdk_context(root: Path) -> dict:

@@ -173,6 +173,17 @@ def test_result_writer_flag_is_set_in_cdk_json():
     assert context["@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2"] is True
 
 
+def test_cdk_json_configures_every_feature_flag_and_the_ones_relied_on():
+    """All flags set (no "N feature flags are not configured" at synth: tests/test_cdk_cli.py),
+    the same in this repository's cdk.json as in the scaffold's and in-process synths."""
+    from runtool_iac.synth import CDK_CONTEXT, RELIED_ON_FLAGS
+
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    assert context == CDK_CONTEXT
+    assert all(context[flag] is True for flag in RELIED_ON_FLAGS)
+    assert context["@aws-cdk/core:enableAdditionalMetadataCollection"] is False
+
+
 @pytest.mark.parametrize("experiment", ["bench", "smoke", ADHOC])
 def test_one_distributed_map_per_group(cdk_synth: Synth, experiment: str):
     definition = cdk_synth.definition(experiment)

@@ -108,3 +108,18 @@ def test_validate_a_project_plans_every_experiment(tmp_path):
     project.write_text(project.read_text().replace("datasetz", "datasets"))
     ok = run("validate", "--project", str(project))
     assert ok.exit_code == 0 and ok.stdout.strip() == "ok: runtool.yml, 2 config file(s), 2 experiment(s), 18 jobs"
+
+
+def test_plan_of_a_declared_experiment_uses_the_project(monkeypatch):
+    monkeypatch.chdir(ROOT)  # runtool.yml found upward, as for `run`
+    result = CliRunner().invoke(main, ["plan", "bench", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    requests = json.loads(result.stdout)
+    assert len(requests) == 27  # the declared runs: 3
+    assert all(r["TrainingJobName"].startswith("forecast-") for r in requests)
+    assert all({"Key": "team", "Value": "forecasting"} in r["Tags"] for r in requests)
+    table = CliRunner().invoke(main, ["plan", "bench", "--runs", "1"])
+    assert "total number of jobs: 9" in table.stdout
+    assert "placeholders for the ones the deployed stack creates" in table.stderr
+    assert CliRunner().invoke(main, ["plan", "bench", "--bucket", "b"]).exit_code == 2
+    assert CliRunner().invoke(main, ["plan", "nosuch"]).exit_code == 1

@@ -66,6 +66,24 @@ def test_run_wait_status_results_list_stop(deployed):
     assert "already exists (SUCCEEDED); not started again" in again.output
 
 
+def test_plan_of_a_declared_experiment_shows_exactly_what_run_starts(deployed):
+    """`plan EXPERIMENT` is the dry run of `run EXPERIMENT`: same prefix, runs, tags and names
+    (the cloud adds only -<execution token>-<redrive count>)."""
+    plan = CliRunner().invoke(main, ["plan", "smoke", "--project", PROJECT, "--format", "json"])
+    assert plan.exit_code == 0, plan.output
+    planned = json.loads(plan.stdout)
+    started = cli("run", "smoke", "--name", "plan-vs-run", "--wait", "--poll-seconds", "0.05", "--quiet")
+    assert started.exit_code == 0, started.output
+    names = started.output.split()
+    assert [n.rsplit("-", 2)[0] for n in names] == [r["TrainingJobName"] for r in planned]
+    assert all(n.startswith("forecast-") for n in names)  # the project's job_prefix
+    created = {r["TrainingJobName"]: r for r in deployed.created}
+    assert set(names) <= set(created)
+    for request in planned:
+        job = created[next(n for n in names if n.startswith(request["TrainingJobName"] + "-"))]
+        assert job["Tags"] == request["Tags"] and job["HyperParameters"] == request["HyperParameters"]
+
+
 def test_failed_jobs_show_in_results_with_their_reason(deployed):
     deployed.failures["forecast-seasonal-naive-traffic"] = "ClientError: bad data"
     cli("run", "bench", "--runs", "1", "--name", "one-fails", "--wait", "--poll-seconds", "0.05")

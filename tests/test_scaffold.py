@@ -127,3 +127,12 @@ def test_cdk_app_is_hidden_and_runs_the_cli_synth(monkeypatch):
     monkeypatch.setattr(runtool_iac.synth, "synth", broken)
     result = cli("cdk-app")
     assert result.exit_code == 1 and result.stderr == "runtool.yml:3:1: experiments.x: no such node\n"
+
+
+def test_pyproject_license_is_an_spdx_string():
+    """setuptools (>= 77) warns at every install about a `project.license` table."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "Apache-2.0"
+    assert pyproject["build-system"]["requires"] == ["setuptools>=77"]
