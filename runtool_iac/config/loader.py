@@ -345,6 +345,6 @@ def _label(kind: str, name: str, where: str, variants: list[Any]) -> list[Member
         own = variant.get("name") if isinstance(variant, dict) else None
         base = own if isinstance(own, str) and own else name
         out.append(
-            Member(kind=kind, name=base, label=labels.label(base, varying, variant), value=variant, path=where, axes=varying, node=name)
+            Member(kind=kind, name=base, label=labels.label(base, varying, variant), value=variant, path=where, axes=varying)
         )
     return out

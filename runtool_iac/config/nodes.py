@@ -22,7 +22,6 @@ class Member:
     value: Any  # the resolved mapping (may hold Deferred trial $evals)
     path: str  # config path, for error messages
     axes: tuple[tuple, ...] = ()  # leaf paths that differ between the node's variants
-    node: str = ""  # the node's key (``name`` may replace it in job names)
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.label}>"
