@@ -8,6 +8,8 @@ paired ratios), the target and whether it is met, and peak RSS.
     python benchmarks/cli_speed.py               # all cases, 7 repetitions
     python benchmarks/cli_speed.py -n 3 --case example-plan --case validate
     python benchmarks/cli_speed.py --memory      # also: peak RSS per job at 100k jobs
+    python benchmarks/cli_speed.py --src OLD     # the runtool_iac package in OLD (e.g. `git archive` of
+                                                 # an earlier commit), for before/after tables
 
 Cases:
   example-plan  `plan --format json` of the bundled example (27 jobs)
@@ -118,24 +120,26 @@ def _datasets(n: int) -> list[str]:
 
 @dataclass
 class Run:
-    seconds: float
+    seconds: float  # wall
+    cpu_seconds: float  # user + system: less sensitive to other load on the machine
     peak_rss_kb: int
 
 
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+CASE_ENV = dict(ENV)  # --src puts another runtool_iac first on the path of the measured commands
 
 
-def run(argv: list[str], out: Path) -> Run:
-    """One whole process, stdout to ``out``; wall time and peak RSS (from wait4)."""
+def run(argv: list[str], out: Path, env: dict | None = None) -> Run:
+    """One whole process, stdout to ``out``; wall time, CPU time and peak RSS (from wait4)."""
     with open(out, "wb") as sink:
         started = time.perf_counter()
-        process = subprocess.Popen(argv, stdout=sink, cwd=ROOT, env=ENV)
+        process = subprocess.Popen(argv, stdout=sink, cwd=ROOT, env=env or ENV)
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"failed ({process.returncode}): {' '.join(argv)}")
-    return Run(elapsed, usage.ru_maxrss)
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
 
 
 @dataclass
@@ -158,7 +162,7 @@ def cases(tmp: Path) -> list[Case]:
     grid.write_text(grid_config())
     grid_plan = tmp / "grid.plan.json"
     grid_argv = [*cli(), "plan", str(grid), "-e", "algo * datasets", "--format", "json"]
-    run(grid_argv, grid_plan)  # the floor writes exactly this JSON
+    run(grid_argv, grid_plan, CASE_ENV)  # the floor writes exactly this JSON
     return [
         Case(
             "example-plan", "plan --format json, bundled example (27 jobs)",
@@ -186,19 +190,21 @@ def cases(tmp: Path) -> list[Case]:
 
 
 def measure(case: Case, repetitions: int, tmp: Path) -> dict:
-    times, floors, ratios, rss = [], [], [], []
-    run(case.argv, tmp / f"{case.name}.warmup.out")
+    times, floors, ratios, rss, cpu, cpu_floor = [], [], [], [], [], []
+    run(case.argv, tmp / f"{case.name}.warmup.out", CASE_ENV)
     for i in range(repetitions):
         order = [("case", case.argv), ("floor", case.floor)]
         if i % 2:
             order.reverse()
         result = {}
         for role, argv in order:
-            result[role] = run(argv, tmp / f"{case.name}.{role}.out")
+            result[role] = run(argv, tmp / f"{case.name}.{role}.out", CASE_ENV if role == "case" else ENV)
         times.append(result["case"].seconds)
         floors.append(result["floor"].seconds)
         ratios.append(result["case"].seconds / result["floor"].seconds)
         rss.append(result["case"].peak_rss_kb)
+        cpu.append(result["case"].cpu_seconds)
+        cpu_floor.append(result["floor"].cpu_seconds)
     median = statistics.median(times)
     ratio = statistics.median(ratios)
     ok = (case.max_ratio is None or ratio <= case.max_ratio) and (
@@ -215,6 +221,8 @@ def measure(case: Case, repetitions: int, tmp: Path) -> dict:
         "target": case.target,
         "met": ok,
         "peak_rss_mb": max(rss) / 1024,
+        "cpu_s": statistics.median(cpu),
+        "cpu_floor_s": statistics.median(cpu_floor),
     }
 
 
@@ -222,7 +230,7 @@ def memory(jobs: int, tmp: Path) -> dict:
     """Peak RSS of `plan --format json` of a `jobs`-job grid, per job (the whole process, JSON text included)."""
     config = tmp / f"grid{jobs}.yml"
     config.write_text(grid_config(variants=jobs // 100, datasets=100))
-    result = run([*cli(), "plan", str(config), "-e", "algo * datasets", "--format", "json"], tmp / "memory.out")
+    result = run([*cli(), "plan", str(config), "-e", "algo * datasets", "--format", "json"], tmp / "memory.out", CASE_ENV)
     size = (tmp / "memory.out").stat().st_size
     return {"jobs": jobs, "seconds": result.seconds, "peak_rss_mb": result.peak_rss_kb / 1024,
             "kb_per_job": result.peak_rss_kb / jobs, "json_mb": size / 1e6, "met": result.peak_rss_kb / jobs <= 8}
@@ -233,7 +241,10 @@ def main() -> None:
     parser.add_argument("-n", "--repetitions", type=int, default=7)
     parser.add_argument("--case", action="append", help="run only these cases (repeatable)")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS per job at 100,000 jobs")
+    parser.add_argument("--src", type=Path, help="measure the runtool_iac package in this folder instead")
     args = parser.parse_args()
+    if args.src:
+        CASE_ENV["PYTHONPATH"] = str(args.src.resolve())
     rows = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -245,15 +256,17 @@ def main() -> None:
             print(f"{r['case']}: {r['median_s']:.3f} s, floor {r['floor_s']:.3f} s, ratio {r['ratio']:.2f}", flush=True)
         mem = memory(100_000, tmp) if args.memory else None
     print()
-    print(f"Medians of {args.repetitions} paired runs (python {sys.version.split()[0]}, {os.cpu_count()} CPUs):")
+    load = os.getloadavg()[0]
+    print(f"Medians of {args.repetitions} paired runs (python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load:.1f}):")
     print()
-    print("| case | what | median s | floor | floor s | ratio | target | met | peak RSS MB |")
-    print("|---|---|---:|---|---:|---:|---|---|---:|")
+    print("| case | what | median s | floor | floor s | ratio | target | met | CPU s (floor) | peak RSS MB |")
+    print("|---|---|---:|---|---:|---:|---|---|---:|---:|")
     for r in rows:
         ratio = f"{r['ratio']:.2f}x" + (f" ({r['reference_ratio']:.2f}x original)" if r["reference_ratio"] else "")
         print(
             f"| {r['case']} | {r['what']} | {r['median_s']:.3f} | {r['floor_what']} | {r['floor_s']:.3f} "
-            f"| {ratio} | {r['target']} | {'yes' if r['met'] else 'NO'} | {r['peak_rss_mb']:.0f} |"
+            f"| {ratio} | {r['target']} | {'yes' if r['met'] else 'NO'} | {r['cpu_s']:.3f} ({r['cpu_floor_s']:.3f}) "
+            f"| {r['peak_rss_mb']:.0f} |"
         )
     if mem:
         print()

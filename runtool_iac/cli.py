@@ -7,7 +7,6 @@ boto3) only when they run, so ``validate`` and ``plan`` start fast.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import sys
@@ -97,6 +96,8 @@ class LazyGroup(click.Group):
         name = click.utils.make_str(args[0])
         if ctx.resilient_parsing or name.startswith("-") or self.get_command(ctx, name) is not None:
             return super().resolve_command(ctx, args)
+        import difflib
+
         visible = [n for n in self.list_commands(ctx) if not getattr(self.get_command(ctx, n), "hidden", False)]
         close = difflib.get_close_matches(name, visible, n=3)
         hint = f" Did you mean {close[0]!r}?" if len(close) == 1 else (f" (Did you mean one of: {', '.join(close)}?)" if close else "")

@@ -9,7 +9,6 @@ them, not only the first.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -87,6 +86,8 @@ class ActionError(Exception):
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ' (did you mean ...?)' suffix, or '' when nothing is close."""
+    import difflib  # only on errors: ~1 ms of start-up otherwise
+
     close = difflib.get_close_matches(name, list(candidates), n=3, cutoff=0.6)
     if not close:
         return ""

@@ -290,22 +290,30 @@ def _compile_job_name_expression(text: Any) -> _Naming:
     return _Naming(text, expr.tree, per_run="run" in used)
 
 
-@dataclass
 class _Side:
     """What one materialized algorithm or dataset puts into its trials' requests.
 
     Computed once per variant when the variant has no trial ``$eval``s (most
     do), else once per trial: a 100 × 100 grid builds 200 sides, not 20,000.
+    (Plain classes here: a dataclass costs ~0.5 ms of start-up each.)
     """
 
-    member: Member
-    value: Any  # the materialized mapping
-    tags: dict[str, str]
-    metrics: dict
-    metrics_key: str
-    overrides: list[str]  # its $sagemaker keys, in order
-    hyperparameters: dict[str, str] = field(default_factory=dict)
-    channels_key: str = ""
+    __slots__ = ("member", "value", "tags", "metrics", "metrics_key", "overrides", "hyperparameters", "channels_key")
+
+    def __init__(
+        self,
+        member: Member,
+        value: Any,  # the materialized mapping
+        tags: dict[str, str],
+        metrics: dict,
+        metrics_key: str,
+        overrides: list[str],  # its $sagemaker keys, in order
+        hyperparameters: dict[str, str] | None = None,
+        channels_key: str = "",
+    ) -> None:
+        self.member, self.value, self.tags, self.metrics = member, value, tags, metrics
+        self.metrics_key, self.overrides, self.channels_key = metrics_key, overrides, channels_key
+        self.hyperparameters = hyperparameters if hyperparameters is not None else {}
 
 
 @dataclass
@@ -329,14 +337,16 @@ class _Trial:
     dataset_label: str = ""
 
 
-@dataclass
 class _Variant:
     """Per-variant facts, computed once: its canonical text, where its trial $evals are, its side."""
 
-    key: str
-    deferred: dict  # where its trial $evals are (path_tree); empty: none
-    path: tuple  # its config path, parsed
-    side: _Side | None = None  # as built for its first trial
+    __slots__ = ("key", "deferred", "path", "side")
+
+    def __init__(self, key: str, deferred: dict, path: tuple) -> None:
+        self.key = key
+        self.deferred = deferred  # where its trial $evals are (path_tree); empty: none
+        self.path = path  # its config path, parsed
+        self.side: _Side | None = None  # as built for its first trial
 
 
 class _Planner:
@@ -368,6 +378,7 @@ class _Planner:
         self._checked: set[tuple] = set()
         self._tags: dict[tuple[str, str], dict] = {}
         self._hyperparameters_checked: set[tuple[str, str]] = set()
+        self._valid_evaluated: set[tuple] = set()  # (kind, path, type, value) of $eval results that passed
         self._evaluations = SharedEvaluations()
 
     def _variant(self, member: Member) -> _Variant:
@@ -421,13 +432,7 @@ class _Planner:
             except ConfigError as exc:
                 self.problems.extend(exc.problems)
                 return None
-            # Values computed by $eval are only known now: check them where the schema constrains them.
-            found = [
-                problem
-                for member, variant in ((algorithm, av), (dataset, dv))
-                for path, value, loc in evaluated[member.kind]
-                for problem in schema.value_problems(f"{member.kind}.schema.json", path, value, variant.path, loc)
-            ]
+            found = self._evaluated_problems(((algorithm, av), (dataset, dv)), evaluated)
             if found:
                 self.problems.extend(found)
                 return None
@@ -476,6 +481,23 @@ class _Planner:
             names.append(encode_value(value))
         return names
 
+
+    def _evaluated_problems(self, sides: tuple, evaluated: dict[str, list]) -> list[Problem]:
+        """Values computed by $eval are only known now: check them where the schema constrains them
+        (a scalar that passed at a path passes there again)."""
+        found = []
+        for member, variant in sides:
+            for path, value, loc in evaluated[member.kind]:
+                scalar = value is None or isinstance(value, (str, int, float))
+                key = (member.kind, path, type(value), value) if scalar else None
+                if key in self._valid_evaluated:
+                    continue
+                problems = schema.value_problems(f"{member.kind}.schema.json", path, value, variant.path, loc)
+                if problems:
+                    found += problems
+                elif key is not None:
+                    self._valid_evaluated.add(key)
+        return found
 
     def _fail(self, member: Member, value: Any, key: str, message: str, *subkeys: Any) -> None:
         node = value
@@ -750,12 +772,18 @@ class _Planner:
 
     def _tag(self, trial: _Trial, key: str, value: str) -> dict:
         """Equal tags are one shared dict (most tags repeat across all jobs of a plan), checked once.
-        The two tags unique to each trial are built alike from checked parts: their first is checked."""
+        The two tags unique to each trial are built alike from checked parts: only their first is
+        checked, and they are not interned (that would only cost memory)."""
+        if key in _PER_TRIAL_TAGS:
+            tag = {"Key": key, "Value": value}
+            if self.checking and ("tag", key) not in self._checked:
+                self._checked.add(("tag", key))
+                self._report(trial, sagemaker.tag_problems(tag))
+            return tag
         tag = self._tags.get((key, value))
         if tag is None:
             tag = self._tags[(key, value)] = {"Key": key, "Value": value}
-            if self.checking and (key not in _PER_TRIAL_TAGS or ("tag", key) not in self._checked):
-                self._checked.add(("tag", key))
+            if self.checking:
                 self._report(trial, sagemaker.tag_problems(tag))
         return tag
 

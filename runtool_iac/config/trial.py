@@ -56,22 +56,30 @@ class SharedEvaluations:
     """Results of trial ``$eval``s that read only sides without ``$eval``s of their own.
 
     Such a value is the same in every trial with those sides: a hyperparameter
-    ``$trial.dataset.meta.freq`` of a 100-variant grid is evaluated once per
-    dataset, not once per job. Keyed by the Deferred and the side Members
-    themselves (the dict keeps them alive), for one plan.
+    ``$trial.dataset.meta.freq`` of a 100-variant grid, or written out in 60
+    algorithms, is evaluated once per dataset, not once per job. Keyed by the
+    expression as written (source, tree and ``$.path`` values: what ``canonical``
+    shows of it) and by the side Members themselves (the dict keeps them alive),
+    for one plan.
     """
 
     def __init__(self) -> None:
-        self._sides: dict[Deferred, tuple[str, ...] | None] = {}
+        self._known: dict[Deferred, tuple[str, tuple[str, ...]] | None] = {}
         self.results: dict[tuple, Any] = {}
 
     def key(self, deferred: Deferred, static: dict[str, Any]) -> tuple | None:
-        sides = self._sides.get(deferred, _MISSING)
-        if sides is _MISSING:
-            sides = self._sides[deferred] = sides_read(deferred)
-        if sides is None or not all(side in static for side in sides):
+        known = self._known.get(deferred, _MISSING)
+        if known is _MISSING:
+            sides = sides_read(deferred)
+            known = self._known[deferred] = (
+                None if sides is None else (canonical(deferred) + ast.dump(deferred.tree), sides)
+            )
+        if known is None:
             return None
-        return (deferred, *(static[side] for side in sides))
+        text, sides = known
+        if not all(side in static for side in sides):
+            return None
+        return (text, *(static[side] for side in sides))
 
 
 class TrialResolver:
