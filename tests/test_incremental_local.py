@@ -156,3 +156,14 @@ def test_leaderboard_of_the_bundled_example_matches_an_independent_computation(p
     best = board["entries"][0]
     assert any(line.split()[:2] == ["1", best["algorithm"]] for line in table.output.splitlines())
     assert math.isfinite(best["mean_rank"])
+
+    # docs/incremental.md: add the algorithm it shows, run only its 9 jobs, get its leaderboard.
+    doc = (ROOT / "docs" / "incremental.md").read_text()
+    added = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    algorithms_file(project).write_text(algorithms_file(project).read_text().replace(
+        "algorithms: [{$ref: seasonal_naive}, {$ref: autoregression}]\n", added))
+    assert local(project)[0] == "9 to run, 27 already completed (in 1 earlier execution)"
+    shown = doc.split("<!-- leaderboard:start -->\n```text\n", 1)[1].split("```", 1)[0]
+    command, expected = shown.split("\n", 1)
+    args = command.removeprefix("$ runtool-iac ").split()
+    assert invoke(project, *args).output == expected

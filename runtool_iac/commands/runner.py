@@ -75,22 +75,24 @@ def run_command(experiment: str, runs: int | None, name: str | None, wait: bool,
     project = _project(project_file)
     runner = _runner(project_file, stack_name or project.stack_name(), profile, region, endpoint_url)
     declared = project.plan(experiment)
+    skipped: dict[str, int] = {}
     if skip_completed:
         from runtool_iac import history
 
         selection = history.select(project.plan(experiment, runs=runs), runner.executions(experiment))
+        skipped = {"to_run": len(selection.to_run), "completed": len(selection.completed)}
         for line in [selection.summary(), *selection.notes()]:
             info(line, err=fmt == "json")
         if not selection.to_run:
             if fmt == "json":
-                _echo_json({"job_names": [], "to_run": 0, "completed": len(selection.completed)})
+                _echo_json({"job_names": [], **skipped})
             info("nothing to run", err=fmt == "json")
             return
         started = runner.start_jobs(experiment, selection.subset(), name=name)
     else:
         started = runner.start(experiment, declared, runs=runs, name=name, plan_for_runs=lambda n: project.plan(experiment, runs=n))
     if fmt == "json":
-        _echo_json(started.__dict__)
+        _echo_json({**started.__dict__, **skipped})
     elif quiet():  # only the data asked for: one job name per line
         for job_name in started.job_names:
             click.echo(job_name)
