@@ -208,7 +208,7 @@ def redrive_command(execution: str, project_file, stack_name, profile, region, e
 
 @click.command("results")
 @click.argument("execution", required=False)
-@click.option("--experiment", "experiment", default=None, help="Every execution of EXPERIMENT: the latest completed result per job key.")
+@click.option("--experiment", "experiment", default=None, metavar="NAME", help="Every execution of experiment NAME: the latest completed result per job key.")
 @click.option("--local", "local", is_flag=True, help="With --experiment: local runs (runtool-iac local) instead of the cloud.")
 @click.option("--output-dir", type=click.Path(file_okay=False), default=None, help="With --local: the local output folder (default: runtool.yml's local.output_dir).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
