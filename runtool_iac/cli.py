@@ -206,8 +206,9 @@ def plan(
     With --against-results, also which of them are new (would run with
     `run --skip-completed`): results of the experiment's executions (of
     EXPERIMENT, or of --experiment-name for FILEs) in the stack of the
-    runtool.yml found upward (AWS credentials, region and AWS_ENDPOINT_URL
-    from the environment), or with --local in its local output folder.
+    project (--project, else the runtool.yml found upward; AWS credentials,
+    region and AWS_ENDPOINT_URL from the environment), or with --local in its
+    local output folder.
     --format json then prints that split.
 
     \b
@@ -231,7 +232,7 @@ def plan(
     if against:
         from runtool_iac.commands.runner import emit_against_results
 
-        emit_against_results(planned, "local" if local else "aws", fmt)
+        emit_against_results(planned, "local" if local else "aws", fmt, project_file)
         return
     emit_plan(planned, fmt)
     if fmt == "table" and expression is None:

@@ -148,6 +148,12 @@ def test_leaderboard_and_plan_against_cloud_results(deployed, project, monkeypat
     table = CliRunner().invoke(main, args).output.splitlines()
     assert table[table.index("against the results (aws):") + 1] == "bench: 3 to run, 9 already completed (in 1 earlier execution)"
     assert sum(line.startswith("  + drift-") for line in table) == 3
+    # The declared form: exactly the jobs `run bench --skip-completed` would start.
+    declared = CliRunner().invoke(main, ["plan", "bench", "--project", str(project), "--runs", "1", "--against-results", "--format", "json"])
+    assert declared.exit_code == 0, declared.output
+    found = json.loads(declared.output)
+    assert (found["to_run"], found["completed"]) == (3, 9)
+    assert all(j["name"].startswith("forecast-drift-") for j in found["new"])
 
 
 def test_client_run_skip_completed(deployed, project, capsys):
