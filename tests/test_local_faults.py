@@ -41,6 +41,8 @@ if mode == "quick":
 elif mode == "daemon":
     daemon()
     print("left a daemon", flush=True)
+elif mode == "daemon_no_env":
+    daemon(clear_env=True)
 elif mode == "daemon_sleep":
     daemon()
     (pids / f"{name}.job").write_text(str(os.getpid()))
@@ -157,6 +159,15 @@ def test_a_grandchild_that_calls_setsid_ends_with_its_job(tmp_path):
     assert wait_for(lambda: not alive(daemon), 2), "the job's setsid grandchild outlived the job"
 
 
+def test_the_cli_also_ends_a_grandchild_that_detaches_and_clears_its_environment(tmp_path):
+    project(tmp_path, ["daemon_no_env", "quick"])
+    proc = cli(tmp_path, "--max-parallel", "2")
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 0, stderr
+    (daemon,) = pids_in(tmp_path / "pids", "daemon")
+    assert wait_for(lambda: not alive(daemon), 2), "an orphan without the job token outlived the run"
+
+
 def test_when_runtool_iac_is_killed_its_jobs_die_and_finished_results_are_on_disk(tmp_path):
     project(tmp_path, ["quick", "daemon_sleep", "fail"])
     proc = cli(tmp_path, "--max-parallel", "3")
@@ -208,6 +219,35 @@ def test_a_backtracking_regex_re2_cannot_run_gets_a_time_limit(tmp_path):
 def test_lookbehind_metric_regexes_still_work(tmp_path):
     found = run(tmp_path, ["quick", "long_line"], metrics={"loss": "(?<=loss=)([0-9.]+)"})
     assert found["long_line"].metrics == {"loss": 0.25}
+
+
+@pytest.mark.parametrize("with_re2", [True, False], ids=["re2", "without-re2"])
+def test_the_scraper_bounds_every_regex_with_or_without_re2(monkeypatch, with_re2):
+    from runtool_iac.local import metrics
+
+    if not with_re2:
+        monkeypatch.setattr(metrics, "re2", None)
+    dropped = []
+    scraper = metrics.MetricScraper(
+        [{"Name": "slow", "Regex": "(?=a)(a|aa)+$"}, {"Name": "loss", "Regex": "loss=([0-9.]+)"}], on_drop=dropped.append,
+    )
+    try:
+        started = time.monotonic()
+        scraper.feed("a" * 30000 + "!")
+        scraper.feed("loss=0.5 loss=0.25")
+        assert time.monotonic() - started < 5
+    finally:
+        scraper.close()
+    assert dropped == ["(?=a)(a|aa)+$"]
+    assert scraper.final_metric_data() == [{"MetricName": "loss", "Value": 0.25}]
+
+
+def test_a_regex_neither_engine_compiles_is_a_clear_error():
+    """Configs are checked at load time; this guards requests built another way (a Plan from elsewhere)."""
+    from runtool_iac.local import metrics
+
+    with pytest.raises(metrics.InvalidMetricRegex, match=r"metric 'bad': invalid regex '\(\[0-9\]'"):
+        metrics.MetricScraper([{"Name": "bad", "Regex": "([0-9]"}])
 
 
 def test_ctrl_c_stops_a_run_within_two_seconds_even_while_scraping_a_hostile_regex(tmp_path):

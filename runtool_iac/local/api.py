@@ -45,6 +45,7 @@ class LocalOptions:
     data: Mapping[str, Path] = field(default_factory=dict)
     max_parallel: int = DEFAULT_MAX_PARALLEL
     stream: TextIO | None = None  # console for job logs; None prints nothing
+    adopt_orphans: bool = False  # this process is runtool-iac local itself (see processes.py)
 
     @classmethod
     def create(
@@ -188,7 +189,7 @@ def run_plan(plan: Plan, options: LocalOptions) -> LocalRun:
         raise LocalModeError(f"cannot write results into {results_dir}: {exc.strerror or exc}; choose another --output-dir") from None
     sink.write(f"running {len(jobs)} job(s) of '{plan.experiment_name}', {options.max_parallel} at a time, in {jobs_dir}")
     engine = runtimes.find_engine() if any(isinstance(r, runtimes.ContainerRuntime) for r in chosen.values()) else None
-    outcomes, interrupted = Executor(options.max_parallel, sink, engine=engine).run(jobs, on_outcome=journal.record)
+    outcomes, interrupted = Executor(options.max_parallel, sink, engine=engine, subreaper=options.adopt_orphans).run(jobs, on_outcome=journal.record)
     with uninterruptible():
         journal.finish(outcomes)
     run = LocalRun(run_id, jobs_dir, results_dir, results.read_local(results_dir))

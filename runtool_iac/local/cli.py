@@ -7,6 +7,7 @@ cannot run into the main module's import of it.
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 from contextlib import contextmanager
@@ -83,13 +84,16 @@ def _local(
         plan = _expression_plan(targets, expression, runs, experiment_name)
 
     settings = proj.local if proj else LocalSettings()
-    options = LocalOptions.create(
-        project_root=proj.root if proj else Path.cwd(),
-        output_dir=output_dir or settings.output_dir,
-        images=settings.images,
-        data=settings.data,
-        max_parallel=max_parallel or settings.max_parallel,
-        stream=None if quiet else sys.stdout,
+    options = dataclasses.replace(
+        LocalOptions.create(
+            project_root=proj.root if proj else Path.cwd(),
+            output_dir=output_dir or settings.output_dir,
+            images=settings.images,
+            data=settings.data,
+            max_parallel=max_parallel or settings.max_parallel,
+            stream=None if quiet else sys.stdout,
+        ),
+        adopt_orphans=True,
     )
     if skip_completed:
         from runtool_iac import history

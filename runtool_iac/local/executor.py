@@ -27,12 +27,12 @@ import time
 import traceback
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import IO, Callable, Iterator, TextIO
 
 from runtool_iac.local import artifacts, channels, contract, processes
-from runtool_iac.local.metrics import InvalidMetricRegex, MetricScraper
+from runtool_iac.local.metrics import FALLBACK_TIMEOUT_S, InvalidMetricRegex, MetricScraper
 from runtool_iac.local.runtimes import ContainerRuntime, LaunchSpec, Runtime
 from runtool_iac.plan import Job
 
@@ -132,7 +132,12 @@ OnOutcome = Callable[[LocalJob, "Outcome"], None]
 
 
 class Executor:
-    def __init__(self, max_parallel: int, sink: LogSink, kill_grace: float | None = None, engine: str | None = None) -> None:
+    def __init__(
+        self, max_parallel: int, sink: LogSink, kill_grace: float | None = None, engine: str | None = None,
+        subreaper: bool = False,
+    ) -> None:
+        """``subreaper``: also catch descendants that detach and clear their environment, as
+        ``processes.Subreaper`` (for the CLI, whose process runs nothing else)."""
         if max_parallel < 1:
             raise ValueError(f"max_parallel must be at least 1, not {max_parallel}")
         self.max_parallel = max_parallel
@@ -146,6 +151,7 @@ class Executor:
         self._tokens: dict[str, str] = {}
         self._stopped: set[str] = set()
         self._guard: processes.Guard | None = None
+        self._subreaper = subreaper
 
     def run(self, jobs: list[LocalJob], on_outcome: OnOutcome | None = None) -> tuple[dict[str, Outcome], bool]:
         """Outcomes by job name, and whether the run was interrupted (Ctrl-C / SIGTERM).
@@ -153,6 +159,10 @@ class Executor:
         ``on_outcome`` is called (in this thread) as each job ends, so its
         result can be on disk before the next one ends.
         """
+        with processes.Subreaper() if self._subreaper else nullcontext() as reaper:
+            return self._run(jobs, on_outcome, reaper)
+
+    def _run(self, jobs: list[LocalJob], on_outcome: OnOutcome | None, reaper: processes.Subreaper | None) -> tuple[dict[str, Outcome], bool]:
         outcomes: dict[str, Outcome] = {}
         self._tokens = {job.name: processes.new_token() for job in jobs}
         self._guard = processes.Guard(self.run_token, self.engine)
@@ -177,6 +187,8 @@ class Executor:
             with uninterruptible():
                 self.cancel()  # after a bug of ours too: nothing outlives the run
                 pool.shutdown(wait=True)
+                if reaper:
+                    reaper.end_orphans(keep={self._guard.pid} if self._guard.pid else set())
                 self._guard.close()
         return outcomes, interrupted
 
@@ -233,7 +245,9 @@ class Executor:
         try:
             scraper = MetricScraper(
                 request["AlgorithmSpecification"].get("MetricDefinitions", []),
-                on_drop=lambda regex: self.sink.line(job.name, f"metric regex {regex!r} took over 1 s on a log line; no longer scraped"),
+                on_drop=lambda regex: self.sink.line(
+                    job.name, f"metric regex {regex!r} took over {FALLBACK_TIMEOUT_S:g} s on a log line; no longer scraped",
+                ),
             )
         except InvalidMetricRegex as exc:
             return Outcome("Failed", f"ClientError: {exc}"[:FAILURE_REASON_MAX], "Failed")

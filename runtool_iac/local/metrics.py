@@ -24,9 +24,12 @@ import subprocess
 import sys
 from typing import Any, Callable, Iterable
 
-import re2
+try:
+    import re2
+except ImportError:  # no wheel for this platform: every regex takes the time-limited path
+    re2 = None
 
-FALLBACK_TIMEOUT_S = 1.0
+FALLBACK_TIMEOUT_S = 1.0  # per log line, for a regex RE2 cannot run
 
 _WORKER_SOURCE = r"""
 import json, re, sys
@@ -39,7 +42,9 @@ for line in sys.stdin:
 
 
 def _re2(regex: str) -> Any | None:
-    """The regex compiled by RE2, or None if RE2 does not support its syntax."""
+    """The regex compiled by RE2, or None if RE2 does not support its syntax (or is not installed)."""
+    if re2 is None:
+        return None
     options = re2.Options()
     options.log_errors = False
     try:

@@ -17,11 +17,14 @@ A PID namespace would make the kernel do the killing, but a job would then
 see its own PIDs (not the host's), run as PID 1 (which ignores SIGTERM
 without a handler) and need user namespaces; a cgroup needs a writable
 cgroup v2 hierarchy, which an unprivileged user or a container rarely has.
-Being the child subreaper (``PR_SET_CHILD_SUBREAPER``) would only make
-orphans our children, which in a library caller's process cannot be told
-apart from its own. The mechanism here works for any user on Linux; its one
-gap is a descendant that both detaches and clears its environment. Without
-``/proc`` it degrades to process groups.
+The ``runtool-iac local`` command is also the *child subreaper* of its jobs
+(``PR_SET_CHILD_SUBREAPER``) while they run: a descendant that detaches *and*
+clears its environment is re-parented to it, not to init, and killed when the
+run ends (a child it gained during the run and did not start is such an
+orphan). A library caller's process (``local_run``) is not made a subreaper,
+since children its other threads start could not be told apart from orphans;
+there that one case is the gap. Without
+``/proc`` all this degrades to process groups.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ RUN_VARIABLE = "RUNTOOL_IAC_RUN"
 JOB_VARIABLE = "RUNTOOL_IAC_JOB"
 PROC = Path("/proc")
 _PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_PR_GET_CHILD_SUBREAPER = 37
 SWEEP_ROUNDS = 20
 
 
@@ -67,6 +72,48 @@ def die_with_parent() -> None:
     """
     if _LIBC is not None:
         _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class Subreaper:
+    """While active, orphaned descendants are re-parented to this process (Linux >= 3.4).
+
+    ``end_orphans()`` kills and reaps the children this process has gained
+    since it became a subreaper, except those it was told to keep.
+    """
+
+    def __init__(self) -> None:
+        self._previous = ctypes.c_int(0)
+        self.active = False
+        self._before: set[int] = set()
+
+    def __enter__(self) -> Subreaper:
+        if _LIBC is not None and _LIBC.prctl(_PR_GET_CHILD_SUBREAPER, ctypes.byref(self._previous), 0, 0, 0) == 0:
+            self.active = _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        self._before = set(_children()) if self.active else set()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active and _LIBC is not None:
+            _LIBC.prctl(_PR_SET_CHILD_SUBREAPER, self._previous.value, 0, 0, 0)
+
+    def end_orphans(self, keep: set[int]) -> None:
+        """Kill and reap the new children but ``keep`` (never ``waitpid(-1)``: only these PIDs)."""
+        if not self.active:
+            return
+        for _ in range(SWEEP_ROUNDS):
+            orphans = [pid for pid in _children() if pid not in keep and pid not in self._before]
+            if not orphans:
+                return
+            _kill(orphans, signal.SIGKILL)
+            for pid in orphans:
+                deadline = time.monotonic() + 1.0
+                while time.monotonic() < deadline:
+                    try:
+                        if os.waitpid(pid, os.WNOHANG)[0]:
+                            break
+                    except ChildProcessError:
+                        break
+                    time.sleep(0.005)
 
 
 # ------------------------------------------------------------------ /proc
@@ -101,6 +148,11 @@ def marked(variable: str, token: str) -> list[int]:
     marker = f"{variable}={token}".encode()
     me = os.getpid()
     return [pid for pid in _pids() if pid != me and _environ_has(pid, marker)]  # a zombie's environ reads empty
+
+
+def _children() -> list[int]:
+    me = os.getpid()
+    return [pid for pid in _pids() if (_stat(pid) or ("", -1))[1] == me]
 
 
 def descendants(root: int) -> list[int]:
