@@ -310,7 +310,9 @@ def _result_refs(manifest: Any, location: str, skipped: list[str]) -> list[tuple
     """(kind, key) of every result file a manifest lists; malformed references are noted."""
     if not isinstance(manifest, dict):
         raise Unreadable(location, f"expected a JSON object, found {_json_type(manifest)}")
-    files = manifest.get("ResultFiles", {})
+    if "ResultFiles" not in manifest:
+        raise Unreadable(location, "no ResultFiles")
+    files = manifest["ResultFiles"]
     if not isinstance(files, dict):
         raise Unreadable(location, f"ResultFiles: expected an object of SUCCEEDED/FAILED/PENDING lists, found {_json_type(files)}")
     refs = []
@@ -349,12 +351,17 @@ def _local_manifests(folder: Path, skipped: list[str]) -> list[str]:
         except OSError as exc:
             skipped.append(str(Unreadable(str(current), f"cannot list the folder ({exc.strerror})")))
             continue
+        names = {entry.name for entry in entries}
+        if under_results and "manifest.json" not in names and any(_RESULT_FILE.match(name) for name in names):
+            skipped.append(str(Unreadable(str(current), "result files without a manifest.json")))
         for entry in entries:
             try:
                 is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
-            if is_dir and depth < MAX_FOLDER_DEPTH:
+            if is_dir and under_results and entry.name == "manifest.json":
+                skipped.append(str(Unreadable(entry.path, "not a regular file (a folder)")))
+            elif is_dir and depth < MAX_FOLDER_DEPTH:
                 todo.append((Path(entry.path), depth + 1, under_results or entry.name == RESULTS_FOLDER_NAME))
             elif not is_dir and under_results and entry.name == "manifest.json":
                 found.append(entry.path)
@@ -388,6 +395,8 @@ def read_json_file(path: Path, limit: int | None = None) -> Any:
         raise Unreadable(str(path), "no such file") from None
     except OSError as exc:
         raise Unreadable(str(path), f"cannot open ({exc.strerror})") from None
+    except ValueError:  # a NUL byte in a manifest's Key
+        raise Unreadable(str(path).replace("\0", "\\0"), "not a valid file name") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
@@ -443,7 +452,7 @@ def _reason(exc: BaseException) -> str:
 
 def _checked(result: JobResult) -> JobResult:
     """A parsed result whose fields have the types tables, CSV and pivots rely on (else ``ValueError``)."""
-    for name in ("job_name", "algorithm", "dataset", "status", "failure_reason", "instance_type", "run_configuration_id"):
+    for name in ("job_name", "algorithm", "dataset", "status", "failure_reason", "instance_type", "run_configuration_id", "key"):
         if not isinstance(getattr(result, name), str):
             raise ValueError(f"{name} is {_json_type(getattr(result, name))}, not a string")
     if isinstance(result.run, bool) or not isinstance(result.run, int):

@@ -242,6 +242,34 @@ def test_the_scraper_bounds_every_regex_with_or_without_re2(monkeypatch, with_re
     assert scraper.final_metric_data() == [{"MetricName": "loss", "Value": 0.25}]
 
 
+@pytest.mark.parametrize("regex", ["loss=([0-9.]+)", r"^loss=(\S+)$", r"(?<=loss=)(\S+)", r"loss:\s*(\S*)", "[0-9.]+", r"x=([0-9.]+)?"])
+def test_batched_scraping_finds_the_last_number_as_line_by_line_python_re_does(regex):
+    """Scraping in batches (one RE2 call per halving) must equal SageMaker's rule applied line by line."""
+    import random
+    import re
+
+    from runtool_iac.local import metrics
+
+    rng = random.Random(regex)
+    words = ["loss=0.5", "loss=oops", "loss=", "loss: 7", "loss:", "x=", "x=1.5", "abc", "", "loss=1e-3", "2.5", "loss=\t9"]
+    for _ in range(30):
+        lines = [" ".join(rng.choice(words) for _ in range(rng.randint(0, 4))) for _ in range(rng.randint(0, 300))]
+        expected = None
+        pattern = re.compile(regex)
+        for line in lines:
+            for match in pattern.finditer(line):
+                try:
+                    expected = float(match.group(1) if pattern.groups else match.group(0))
+                except (TypeError, ValueError):
+                    pass
+        scraper = metrics.MetricScraper([{"Name": "m", "Regex": regex}])
+        for line in lines:
+            scraper.feed(line)
+        found = scraper.final_metric_data()
+        scraper.close()
+        assert found == ([] if expected is None else [{"MetricName": "m", "Value": expected}]), lines
+
+
 def test_a_regex_neither_engine_compiles_is_a_clear_error():
     """Configs are checked at load time; this guards requests built another way (a Plan from elsewhere)."""
     from runtool_iac.local import metrics

@@ -57,6 +57,20 @@ def fifo(path: Path) -> None:
     os.mkfifo(path)
 
 
+def _socket(path: Path) -> None:
+    import socket
+
+    path.unlink()
+    here = os.getcwd()
+    os.chdir(path.parent)  # AF_UNIX paths are limited to 108 bytes
+    try:
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(path.name)
+        server.close()  # the socket file stays
+    finally:
+        os.chdir(here)
+
+
 def edit_manifest(change):
     def damage(output: Path) -> None:
         manifest = json.loads(bad(output, "manifest.json").read_text())
@@ -118,6 +132,21 @@ CASES = {
     "result-a-list": (output_result(lambda o: o.update(result=[1])), "SUCCEEDED_0.json", 1),
     "metric-name-a-number": (output_result(lambda o: o["result"].update(FinalMetricDataList=[{"MetricName": 5, "Value": 1}])), "SUCCEEDED_0.json", 1),
     "status-a-number": (output_result(lambda o: o["result"].update(TrainingJobStatus=5)), "SUCCEEDED_0.json", 1),
+    "no-result-files": (edit_manifest(lambda m: m.pop("ResultFiles")), "manifest.json", 0),
+    "result-files-null": (edit_manifest(lambda m: m.update(ResultFiles=None)), "manifest.json", 0),
+    "key-with-a-nul-byte": (edit_manifest(lambda m: m["ResultFiles"]["FAILED"][0].update(Key="FAILED\u0000.json")), "FAILED", 1),
+    "key-too-long-for-a-file-name": (edit_manifest(lambda m: m["ResultFiles"]["FAILED"][0].update(Key="F" * 5000)), "FFFF", 1),
+    "manifest-is-a-folder": (lambda o: (bad(o, "manifest.json").unlink(), bad(o, "manifest.json").mkdir()), "manifest.json", 0),
+    "manifest-missing": (lambda o: bad(o, "manifest.json").unlink(), BAD_RUN, 0),
+    "manifest-symlink-loop": (lambda o: (bad(o, "manifest.json").unlink(), bad(o, "loop").symlink_to(bad(o, "manifest.json")),
+                                         bad(o, "manifest.json").symlink_to(bad(o, "loop"))), "manifest.json", 0),
+    "manifest-sparse-1-gib": (lambda o: os.truncate(bad(o, "manifest.json"), 1 << 30), "manifest.json", 0),
+    "result-file-sparse-1-gib": (lambda o: os.truncate(bad(o, "FAILED_0.json"), 1 << 30), "FAILED_0.json", 1),
+    "utf8-bom": (lambda o: rewrite(bad(o, "FAILED_0.json"), b"\xef\xbb\xbf" + bad(o, "FAILED_0.json").read_bytes()), "FAILED_0.json", 1),
+    "deep-json-in-an-entry-input": (first_entry(lambda e: e.update(Input=DEEP)), "SUCCEEDED_0.json", 1),
+    "deep-json-in-a-cause": (lambda o: edit_entries(bad(o, "FAILED_0.json"), lambda es: es[0].update(Cause=DEEP)), "FAILED_0.json", 1),
+    "deep-metric-list": (first_entry(lambda e: e.update(Output=e["Output"].replace('"FinalMetricDataList":[', '"FinalMetricDataList":' + "[" * 980 + "]" * 979 + ","))), "SUCCEEDED_0.json", 1),
+    "result-file-is-a-socket": (lambda o: _socket(bad(o, "SUCCEEDED_0.json")), "SUCCEEDED_0.json", 1),
     "cause-with-a-list-job-status": (lambda o: edit_entries(bad(o, "FAILED_0.json"), lambda es: es[0].update(Cause=json.dumps({"cause": json.dumps({"TrainingJobStatus": ["x"]})}))), "FAILED_0.json", 1),
 }
 

@@ -39,7 +39,7 @@ from runtool_iac.plan import Job
 # SageMaker waits 120 s after SIGTERM at MaxRuntime; locally a shorter wait, and on Ctrl-C
 # shorter still, so an interrupted run ends within 2 s.
 KILL_GRACE_S = 5.0
-INTERRUPT_GRACE_S = 1.0
+INTERRUPT_GRACE_S = 0.75
 TAIL_LINES = 5
 FAILURE_REASON_MAX = 1024  # SageMaker's limit on FailureReason
 # Longer log lines are split (as CloudWatch splits events at 256 KB); metrics see the first part.
