@@ -165,7 +165,7 @@ class MetricScraper:
                     raise InvalidMetricRegex(f"metric '{d['Name']}': invalid regex {d['Regex']!r}: {exc}") from None
                 pattern = _BacktrackingPattern(d["Regex"], on_drop)
             self._patterns.append((d["Name"], pattern))
-        self.values: dict[str, float] = {}
+        self._values: dict[str, float] = {}
         self._pending: list[str] = []
         self._pending_chars = 0
         self._lock = threading.Lock()
@@ -184,7 +184,7 @@ class MetricScraper:
         for name, pattern in self._patterns:
             value = pattern.last_value(lines)
             if value is not None:
-                self.values[name] = value
+                self._values[name] = value
 
     def close(self) -> None:
         """Scrape what is pending, then end the helper processes."""
@@ -193,8 +193,14 @@ class MetricScraper:
             for _, pattern in self._patterns:
                 pattern.close()
 
-    def final_metric_data(self) -> list[dict]:
-        """``FinalMetricDataList`` in definition order (only metrics that were seen)."""
+    @property
+    def values(self) -> dict[str, float]:
+        """The last value of each metric seen so far."""
         with self._lock:
             self._flush()
-        return [{"MetricName": name, "Value": self.values[name]} for name in dict.fromkeys(self._names) if name in self.values]
+            return dict(self._values)
+
+    def final_metric_data(self) -> list[dict]:
+        """``FinalMetricDataList`` in definition order (only metrics that were seen)."""
+        values = self.values
+        return [{"MetricName": name, "Value": values[name]} for name in dict.fromkeys(self._names) if name in values]
