@@ -6,41 +6,19 @@ runtool``) gives the original runtool's API: ``load_config``, ``loads``,
 with ``dry_run``, ``run`` and ``local_run``.
 """
 
-from runtool_iac.client import Client
-from runtool_iac.config import (
-    Algorithm,
-    Algorithms,
-    Config,
-    Dataset,
-    Datasets,
-    Experiment,
-    Experiments,
-    load_config,
-    loads,
-)
+from runtool_iac import runtool  # the original's `runtool.runtool` module
 from runtool_iac.errors import ConfigError
 from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, build_plan, plan
-from runtool_iac import runtool  # noqa: E402  (the original's `runtool.runtool` module)
-from runtool_iac.runtool import transform_config
+from runtool_iac.runtool import *  # noqa: F403  (the original's API: runtool.__all__)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Algorithm",
-    "Algorithms",
-    "Client",
-    "Config",
+    *runtool.__all__,
     "ConfigError",
-    "Dataset",
-    "Datasets",
-    "Experiment",
-    "Experiments",
     "PLACEHOLDER_BUCKET",
     "PLACEHOLDER_ROLE_ARN",
     "build_plan",
-    "load_config",
-    "loads",
     "plan",
     "runtool",
-    "transform_config",
 ]

@@ -126,7 +126,8 @@ def validate(files: tuple[str, ...], project_file: str | None) -> None:
     """Check config FILES: YAML, directives, schemas; report every problem.
 
     Without FILES, checks the project: runtool.yml, its configs, and every
-    declared experiment planned as it would be deployed.
+    declared experiment planned as it would be deployed (experiments of
+    `instance: local` algorithms as `runtool-iac local` runs them).
     Prints "ok: ..." when they are valid (nothing with --quiet; every
     top-level node with its kind and variant count with --verbose).
 
@@ -151,7 +152,8 @@ def validate(files: tuple[str, ...], project_file: str | None) -> None:
         errors, jobs = [], 0
         for name in project.experiments:
             try:
-                jobs += len(project.plan(name))
+                # An experiment of `instance: local` algorithms is checked as `local` runs it.
+                jobs += len(project.plan(name, target="local" if project.local_only(name) else "sagemaker"))
             except ConfigError as exc:
                 errors.append(exc)
         if errors:
@@ -260,7 +262,8 @@ def _declared_plan(name: str, project_file: str | None, runs: int | None, local:
 
 
 def _declared_note(planned: Any) -> str:
-    from runtool_iac.plan import CLOUD_SUFFIX_CHARS, PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN
+    from runtool_iac.naming import CLOUD_SUFFIX_CHARS
+    from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN
 
     request = planned.jobs[0].request if planned.jobs else {}
     placeholders = [

@@ -8,7 +8,6 @@ CreateTrainingJob and SageMaker's name and tag rules before it is returned.
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 from collections import Counter
@@ -16,24 +15,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from runtool_iac import expressions, sagemaker
+from runtool_iac import naming
+from runtool_iac import sagemaker
 from runtool_iac.config import labels, schema
 from runtool_iac.config.nodes import Experiment, Member, _Members
 from runtool_iac.config.resolve import canonical, hash_text, parse_path
 from runtool_iac.config.source import child_loc, loc_of, to_plain
 from runtool_iac.config.trial import SharedEvaluations, TrialResolver, deferred_paths, path_tree, trial_uid
 from runtool_iac.errors import ConfigError, Problem
+from runtool_iac.naming import CLOUD_SUFFIX_CHARS, PLAN_NAME_MAX, TRIAL_HASH_CHARS, sanitize_name  # noqa: F401 (re-exported)
 
 PLACEHOLDER_BUCKET = "runtool-placeholder-bucket"
 PLACEHOLDER_ROLE_ARN = "arn:aws:iam::000000000000:role/runtool-placeholder-role"
 DEFAULT_EXPERIMENT_NAME = "experiment"
 DEFAULT_VOLUME_GB = 32
 DEFAULT_MAX_RUNTIME_S = 86_400
-# In the cloud each job name gets "-<8-char execution token>-<redrive count>"
-# appended (unique per execution, new on redrive), so plan names leave room.
-CLOUD_SUFFIX_CHARS = 14
-PLAN_NAME_MAX = sagemaker.JOB_NAME_MAX - CLOUD_SUFFIX_CHARS
-TRIAL_HASH_CHARS = 8
 SYSTEM_TAGS = (
     "run_configuration_id",
     "started_with_runtool",
@@ -51,8 +47,6 @@ BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::[^:]*:role/.+$")
 # The instance value of an algorithm that runs only in local mode (as in the original).
 LOCAL_INSTANCE = "local"
-# Names a job_name_expression may use besides $trial and uid (the original's locals).
-JOB_NAME_EXPRESSION_NAMES = ("run", "run_configuration")
 # Request fields the deployed state machine sets itself, so $sagemaker cannot.
 DEPLOYMENT_FIELDS = {
     ("RoleArn",): "jobs run with the deployed stack's role (runtool.yml defaults.role_arn, or Client(role=...))",
@@ -144,41 +138,6 @@ def encode_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-_INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9-]+")
-
-
-def sanitize_name(text: str) -> str:
-    """``text`` as a job-name part: kept as written where SageMaker's pattern allows
-    (hyphens included), other characters replaced by '-', no '-' at either end."""
-    return _INVALID_NAME_CHARS.sub("-", text).strip("-")
-
-
-def shorten(text: str, budget: int) -> str:
-    """``text`` in at most ``budget`` characters, keeping its start and its end (where
-    names usually carry what tells them apart) around a hash of the whole text, so
-    different long names stay different."""
-    if len(text) <= budget:
-        return text
-    digest = hash_text(text, length=TRIAL_HASH_CHARS)
-    room = budget - len(digest) - 2
-    if room < 2:
-        return digest[:budget]
-    head, tail = text[: room - room // 2].rstrip("-"), text[len(text) - room // 2 :].lstrip("-")
-    return "-".join(p for p in (head, digest, tail) if p)
-
-
-def _fit(parts: list[str], budget: int) -> list[str]:
-    """Shorten parts until they fit ``budget`` characters joined by '-', one character
-    at a time from the currently longest, so long names share the room evenly."""
-    parts = [p for p in parts if p]
-    while parts and sum(map(len, parts)) + len(parts) - 1 > budget:
-        longest = max(range(len(parts)), key=lambda i: len(parts[i]))
-        parts[longest] = parts[longest][:-1].rstrip("-")
-        if not parts[longest]:
-            parts.pop(longest)
-    return parts
-
-
 def plan(
     experiment: Any,
     runs: int = 1,
@@ -228,8 +187,11 @@ def build_plan(
     like a ``$job_name``, with ``$trial``/``__trial__``, ``uid``, ``run`` and
     ``run_configuration``. Wrong arguments raise ``PlanArgumentError``."""
     user_tags = check_arguments(runs, experiment_name, bucket, role_arn, tags, target, name_prefix)
-    naming = _compile_job_name_expression(job_name_expression) if job_name_expression is not None else None
-    planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target, name_prefix, naming)
+    try:
+        job_names = naming.JobNameExpression.compile(job_name_expression) if job_name_expression is not None else None
+    except naming.JobNameError as exc:
+        raise PlanArgumentError("job_name_expression", str(exc)) from None
+    planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target, name_prefix, job_names)
     return planner.run(_trials(experiment))
 
 
@@ -266,28 +228,6 @@ def check_arguments(
     if name_prefix and (sanitize_name(name_prefix) != name_prefix or len(name_prefix) > 16):
         raise PlanArgumentError("name_prefix", f"name prefix {name_prefix!r} must be up to 16 letters, digits and '-'")
     return user_tags
-
-
-@dataclass(frozen=True)
-class _Naming:
-    """A compiled job_name_expression."""
-
-    source: str
-    tree: Any
-    per_run: bool  # uses `run`: evaluated once per job, not once per trial
-
-
-def _compile_job_name_expression(text: Any) -> _Naming:
-    try:
-        expr = expressions.compile_expression(text, extra_names=JOB_NAME_EXPRESSION_NAMES)
-    except expressions.ExpressionError as exc:
-        raise PlanArgumentError("job_name_expression", f"job_name_expression {text!r}: {exc}") from None
-    if expr.root_chains:
-        raise PlanArgumentError(
-            "job_name_expression", f"job_name_expression {text!r}: '$.' config references are not available here; use $trial"
-        )
-    used = {node.id for node in ast.walk(expr.tree) if isinstance(node, ast.Name)}
-    return _Naming(text, expr.tree, per_run="run" in used)
 
 
 class _Side:
@@ -359,10 +299,10 @@ class _Planner:
         user_tags: dict,
         target: str,
         name_prefix: str,
-        naming: _Naming | None = None,
+        job_names: naming.JobNameExpression | None = None,
     ) -> None:
         self.runs = runs
-        self.naming = naming
+        self.job_names = job_names
         self.name_prefix = name_prefix
         self.experiment_name = experiment_name
         self.bucket = bucket
@@ -443,6 +383,7 @@ class _Planner:
         if trial.custom_names is None:
             trial.custom_names = self._custom_names(trial)
         return trial
+
     @staticmethod
     def _naming_of(member: Member, value: Any) -> tuple[str, str]:
         """Name and label from the trial's resolved values: a `name` computed from
@@ -455,32 +396,13 @@ class _Planner:
 
     def _custom_names(self, trial: _Trial) -> list[str] | None:
         """job_name_expression, else the algorithm's `$job_name`, else the dataset's."""
-        if self.naming is None:
+        if self.job_names is None:
             custom = trial.a.get("$job_name") if "$job_name" in trial.a else trial.d.get("$job_name")
             return None if custom is None else [encode_value(custom)]
-        view = expressions.TrialView(trial.a, trial.d)
-        names = []
-        for run in range(self.runs if self.naming.per_run else 1):
-            bound = {
-                expressions.TRIAL_NAME: view,
-                expressions.UID_NAME: trial.trial_hash,
-                "run": run,
-                "run_configuration": trial.run_configuration,
-            }
-            try:
-                value = expressions.evaluate(self.naming.tree, bound)
-            except expressions.ExpressionError as exc:
-                raise PlanArgumentError(
-                    "job_name_expression",
-                    f"job_name_expression {self.naming.source!r} for {trial.algorithm_label} × {trial.dataset_label}: {exc}",
-                ) from None
-            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-                raise PlanArgumentError(
-                    "job_name_expression", f"job_name_expression {self.naming.source!r} gives {value!r}, not a name"
-                )
-            names.append(encode_value(value))
-        return names
-
+        try:
+            return self.job_names.names(trial.a, trial.d, trial.trial_hash, trial.run_configuration, self.runs)
+        except naming.JobNameError as exc:
+            raise PlanArgumentError("job_name_expression", f"{exc} (for {trial.algorithm_label} × {trial.dataset_label})") from None
 
     def _evaluated_problems(self, sides: tuple, evaluated: dict[str, list]) -> list[Problem]:
         """Values computed by $eval are only known now: check them where the schema constrains them
@@ -711,37 +633,9 @@ class _Planner:
     # ----------------------------------------------------------------- names
 
     def _name(self, trials: list[_Trial]) -> None:
-        """Readable, unique, deterministic names. A custom name (`$job_name`,
-        `$sagemaker.TrainingJobName`, job_name_expression) is kept as written when
-        it is unique; otherwise, and for default names, the trial hash follows.
-        Too long names are shortened keeping their start and end (``shorten``)."""
-        run_chars = len(f"-r{self.runs - 1}")
-        prefix = f"{self.name_prefix}-" if self.name_prefix else ""
-        budget = PLAN_NAME_MAX - run_chars - len(prefix)
-
-        def per_run(trial: _Trial) -> list[str]:
-            names = [sanitize_name(n) for n in trial.custom_names or ()]
-            return names * self.runs if len(names) == 1 else names
-
-        custom = {id(t): per_run(t) for t in trials if t.custom_names is not None}
-        counts = Counter((run, name) for names in custom.values() for run, name in enumerate(names))
-        taken: set[tuple[int, str]] = set()
-        for trial in trials:
-            names = custom.get(id(trial))
-            if names is not None and all(name and counts[(run, name)] == 1 for run, name in enumerate(names)):
-                bases = [shorten(name, budget) for name in names]
-            else:
-                default = [sanitize_name(trial.algorithm_name), sanitize_name(trial.dataset_name)]
-                parts = [[n] if n else default for n in names] if names is not None else [default] * self.runs
-                bases = ["-".join(_fit(p, budget - TRIAL_HASH_CHARS - 1) + [trial.trial_hash]) for p in parts]
-            trial.names = []
-            for run, base in enumerate(bases):
-                candidate, counter = base, 1
-                while (run, candidate) in taken:  # identical hashes: astronomically rare, still deterministic
-                    counter += 1
-                    candidate = "-".join(_fit([base], budget - len(str(counter)) - 1) + [str(counter)])
-                taken.add((run, candidate))
-                trial.names.append(prefix + candidate)
+        requests = [naming.NameRequest(t.custom_names, t.algorithm_name, t.dataset_name, t.trial_hash) for t in trials]
+        for trial, names in zip(trials, naming.assign(requests, self.runs, self.name_prefix)):
+            trial.names = names
 
     # ------------------------------------------------------------------ jobs
 

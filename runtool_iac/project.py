@@ -15,7 +15,8 @@ from runtool_iac.config import schema
 from runtool_iac.config.source import SourceMap, read_yaml_file
 from runtool_iac.errors import ConfigError, Location, did_you_mean
 from runtool_iac.experiment_expr import parse_experiment
-from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, Plan, build_plan, sanitize_name
+from runtool_iac.naming import sanitize_name
+from runtool_iac.plan import LOCAL_INSTANCE, PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, Plan, build_plan
 
 PROJECT_FILE = "runtool.yml"
 DEFAULT_MAX_CONCURRENCY = 10
@@ -113,6 +114,13 @@ class Project:
             target=target,
             name_prefix=self.job_prefix,
         )
+
+    def local_only(self, name: str) -> bool:
+        """Whether the experiment has an algorithm with ``instance: local`` (the original's
+        mark for local mode): it runs with `runtool-iac local` only, never on SageMaker."""
+        spec = self.experiment(name)
+        experiment = parse_experiment(spec.expression, self.config, location=spec.location, path=f"experiments.{name}.experiment")
+        return any(isinstance(m.value, dict) and m.value.get("instance") == LOCAL_INSTANCE for m in experiment.algorithms)
 
     def stack_name(self) -> str:
         return "".join(part.capitalize() for part in self.name.split("-")) + "Runtool"

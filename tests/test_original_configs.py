@@ -52,6 +52,20 @@ def test_instance_local_validates_and_runs_in_local_mode_only(tmp_path, monkeypa
     assert list((tmp_path / "out").rglob("model.tar.gz"))
 
 
+def test_a_project_experiment_of_local_algorithms_validates_as_local_mode_runs_it(tmp_path):
+    (tmp_path / "c.yml").write_text(
+        'algo: {image: "local:python job.py", instance: local}\ncloud: {image: my-image, instance: ml.m5.large}\n'
+        "ds: {path: {train: s3://my-bucket/train/}}\n"
+    )
+    project = tmp_path / "runtool.yml"
+    project.write_text("project: p\nconfigs: [c.yml]\nexperiments:\n  here: {experiment: algo * ds}\n  there: {experiment: cloud * ds}\n")
+    result = cli("validate", "--project", str(project))
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "ok: runtool.yml, 1 config file(s), 2 experiment(s), 2 jobs"
+    planned = cli("plan", "here", "--project", str(project))  # for SageMaker: refused, naming local mode
+    assert planned.exit_code == 1 and "runs only in local mode: `runtool-iac local`" in planned.output
+
+
 # --------------------------------------------------------------- kinds
 
 
