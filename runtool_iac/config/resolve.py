@@ -15,7 +15,6 @@ Resolved values are shared between variants and must be treated as immutable.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import re
@@ -72,6 +71,8 @@ def canonical(value: Any) -> str:
 
 
 def hash_text(*texts: str, length: int = 8) -> str:
+    import hashlib  # here: initialising OpenSSL costs ~3 ms of start-up, and `validate` hashes nothing
+
     return hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:length]
 
 
