@@ -22,7 +22,9 @@ from runtool_iac.config.nodes import Experiment, Member, _Members
 from runtool_iac.config.resolve import canonical, hash_text, parse_path
 from runtool_iac.config.source import child_loc, loc_of, to_plain
 from runtool_iac.config.trial import SharedEvaluations, TrialResolver, deferred_paths, path_tree, trial_uid
-from runtool_iac.errors import ConfigError, Problem
+from runtool_iac.errors import ConfigError, Location, Problem
+from runtool_iac.expressions import TimeBudget
+from runtool_iac.limits import DEFAULT_LIMITS, Limits
 
 PLACEHOLDER_BUCKET = "runtool-placeholder-bucket"
 PLACEHOLDER_ROLE_ARN = "arn:aws:iam::000000000000:role/runtool-placeholder-role"
@@ -221,6 +223,7 @@ def build_plan(
     target: str = "sagemaker",
     name_prefix: str = "",
     job_name_expression: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Plan:
     """Like ``plan``, with job metadata. ``name_prefix`` starts every job name
     (a project's prefix, which its state machine is allowed to create).
@@ -229,8 +232,27 @@ def build_plan(
     ``run_configuration``. Wrong arguments raise ``PlanArgumentError``."""
     user_tags = check_arguments(runs, experiment_name, bucket, role_arn, tags, target, name_prefix)
     naming = _compile_job_name_expression(job_name_expression) if job_name_expression is not None else None
+    trials = _trials(experiment)
+    check_job_count(experiment, runs, limits)
     planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target, name_prefix, naming)
-    return planner.run(_trials(experiment))
+    planner.budget = TimeBudget(limits.eval_seconds)
+    return planner.run(trials)
+
+
+def check_job_count(
+    experiment: Any, runs: int, limits: Limits = DEFAULT_LIMITS, location: Location | None = None, path: str | None = None
+) -> None:
+    """Refuse, before planning any, more jobs than ``limits.jobs_per_plan``."""
+    if not isinstance(experiment, Experiment):
+        return
+    jobs = len(experiment) * runs
+    if jobs > limits.jobs_per_plan:
+        raise ConfigError(
+            f"the experiment has {jobs:,} jobs ({len(experiment):,} trials x {runs} run{'s' if runs != 1 else ''}); "
+            f"at most {limits.jobs_per_plan:,} per plan ({Limits.hint('jobs_per_plan')})",
+            location=location,
+            path=path,
+        )
 
 
 def check_arguments(
@@ -371,6 +393,7 @@ class _Planner:
         self.target = target
         self.checking = target == "sagemaker"  # local requests carry file:// channels that SageMaker would refuse
         self.problems: list[Problem] = []
+        self.budget: TimeBudget | None = None
         self._variants: dict[Member, _Variant] = {}
         # Request parts and tags are interned by canonical key: equal ones are one object,
         # built and checked against SageMaker's model once per plan.
@@ -422,7 +445,7 @@ class _Planner:
             # $evals that read only a side without $evals of its own give the same value in
             # every trial with that side: evaluated once, shared.
             static = {m.kind: m for m, v in ((algorithm, av), (dataset, dv)) if not v.deferred}
-            resolver = TrialResolver(a, d, uid=trial_hash, shared=self._evaluations, static=static)
+            resolver = TrialResolver(a, d, uid=trial_hash, shared=self._evaluations, static=static, budget=self.budget)
             evaluated: dict[str, list] = {"algorithm": [], "dataset": []}
             try:
                 if av.deferred:

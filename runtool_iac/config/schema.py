@@ -149,10 +149,16 @@ def _message(error: jsonschema.ValidationError) -> str:
         extra = [k for k in instance if k not in allowed and k.startswith("$") and not k.startswith("$sagemaker.")]
         if extra:
             return f"unknown directive '{extra[0]}'{did_you_mean(extra[0], DIRECTIVES)}"
+        if "" in instance and "" not in allowed:
+            return "empty key: give it a name"
     if keyword == "enum":
         options = error.validator_value
         if len(options) > 8:
             return f"unknown value {instance!r}{did_you_mean(str(instance), [str(o) for o in options])}"
+    if keyword == "pattern" and instance == "" and error.schema.get("pattern") == "^[^$]":
+        return "empty key: give it a name"
+    if keyword == "minLength" and instance == "":
+        return "empty key: give it a name"
     if keyword == "pattern" and error.schema.get("pattern") == "^[^$]":
         return f"'{instance}' starts with '$' but is not a directive{did_you_mean(str(instance), DIRECTIVES)}"
     if keyword == "not" and error.validator_value == {"pattern": "^aws:"}:
@@ -191,17 +197,20 @@ def problems(
     base_path: tuple = (),
     fallback: Location | None = None,
     skip: type | None = None,
+    pointer: str = "",
 ) -> list[Problem]:
     """All schema problems of ``instance``, located through its Source containers.
 
     Errors about values of type ``skip`` (not-yet-evaluated trial ``$eval``s)
     are ignored here: those values are validated once evaluated, at plan time.
+    ``pointer`` validates against a part of the schema (``#/$defs/value``).
     """
     check = quick_check(schema_name, "", skip)
     if check is not None and check(instance):
         return []
     out: list[Problem] = []
-    for error in validator(schema_name).iter_errors(instance):
+    checker = _sub_validator(schema_name, pointer) if pointer else validator(schema_name)
+    for error in checker.iter_errors(instance):
         if skip is not None and _touches(error, skip):
             continue
         if error.validator == "enum" and not isinstance(error.instance, str):
@@ -211,7 +220,7 @@ def problems(
             # Point at the offending key, as the resolver does for unknown directives.
             extra = [
                 k for k in error.instance
-                if k not in error.schema.get("properties", {}) and k.startswith("$") and not k.startswith("$sagemaker.")
+                if k not in error.schema.get("properties", {}) and (k.startswith("$") or not k) and not k.startswith("$sagemaker.")
             ]
             key_locs = getattr(error.instance, "key_locs", {})
             loc = key_locs.get(extra[0]) if extra else None
