@@ -11,6 +11,8 @@ a ``RecursionError`` or an out-of-memory kill.
 from __future__ import annotations
 
 import datetime
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -320,21 +322,53 @@ def parse_yaml(text: str, file: str, soft: list[Problem] | None = None) -> Any:
             loader.dispose()
 
 
-def read_yaml_file(path: str | Path, soft: list[Problem] | None = None) -> Any:
-    path = Path(path)
+_SPECIAL_FILES = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_text_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes.
+
+    Opened without blocking and checked with fstat before reading: a FIFO
+    would block forever on open, ``/dev/zero`` never ends, and ``st_size`` of
+    a device says 0 - so special files are refused, and at most ``limit`` + 1
+    bytes are ever read (a file growing while read is still refused).
+    """
     name = str(path)
+    location = Location(name, 1, 1)
     try:
-        size = path.stat().st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
-        raise ConfigError("file not found", location=Location(name, 1, 1)) from None
+        raise ConfigError("file not found", location=location) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a file", location=location) from None
     except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror}", location=Location(name, 1, 1)) from None
-    if size > MAX_FILE_BYTES:
-        raise ConfigError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", location=Location(name, 1, 1))
+        raise ConfigError(f"cannot read file: {exc.strerror}", location=location) from None
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"file is not UTF-8 text ({exc.reason})", location=Location(name, 1, 1)) from None
+        mode = os.fstat(fd).st_mode
+        for test, what in _SPECIAL_FILES:
+            if test(mode):
+                raise ConfigError(f"is {what}, not a regular file", location=location)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
     except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror}", location=Location(name, 1, 1)) from None
-    return parse_yaml(text, name, soft)
+        raise ConfigError(f"cannot read file: {exc.strerror}", location=location) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ConfigError(f"file is larger than {limit // (1024 * 1024)} MiB", location=location)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "ignore")) + 1
+        raise ConfigError(f"file is not UTF-8 text ({exc.reason})", location=Location(name, line, column)) from None
+
+
+def read_yaml_file(path: str | Path, soft: list[Problem] | None = None) -> Any:
+    return parse_yaml(read_text_file(path), str(path), soft)
