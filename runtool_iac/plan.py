@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from runtool_iac import expressions, sagemaker
+from runtool_iac import aws_names, expressions, sagemaker
 from runtool_iac.config import labels, schema
 from runtool_iac.config.nodes import Experiment, Member, _Members
 from runtool_iac.config.resolve import canonical, hash_text, parse_path
@@ -47,7 +47,6 @@ SYSTEM_TAGS = (
 EXPERIMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$")
 TARGETS = ("sagemaker", "local")
 _PER_TRIAL_TAGS = ("run_configuration_id", "repeated_runs_group_id")
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
 # An IAM role ARN, loosely: the original's own docs plan with "arn:aws:iam::0123456789:role/...",
 # and `run` uses the deployed stack's role anyway. Length 20-2048 as botocore's RoleArn shape.
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::[^:]*:role/.+$")
@@ -267,14 +266,15 @@ def check_arguments(
     """Every rule on the plan's arguments (not config values); returns the encoded user tags."""
     if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= 1000:
         raise PlanArgumentError("runs", f"runs must be a whole number from 1 to 1000, not {runs!r}")
-    if not isinstance(experiment_name, str) or not EXPERIMENT_NAME_RE.match(experiment_name):
+    if not isinstance(experiment_name, str) or not EXPERIMENT_NAME_RE.fullmatch(experiment_name):
         raise PlanArgumentError(
             "experiment_name",
             f"experiment name {experiment_name!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
         )
-    if not isinstance(bucket, str) or not BUCKET_RE.match(bucket):
-        raise PlanArgumentError("bucket", f"bucket {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
-    if not isinstance(role_arn, str) or not 20 <= len(role_arn) <= 2048 or not ROLE_ARN_RE.match(role_arn):
+    bucket_problem = aws_names.bucket_problem(bucket)
+    if bucket_problem:
+        raise PlanArgumentError("bucket", f"bucket {bucket!r} is not a valid S3 bucket name: it {bucket_problem}")
+    if not isinstance(role_arn, str) or not 20 <= len(role_arn) <= 2048 or not ROLE_ARN_RE.fullmatch(role_arn):
         raise PlanArgumentError(
             "role_arn", f"role {role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
         )

@@ -50,10 +50,35 @@ def _registry() -> Registry:
 
 
 @functools.cache
+def _full_pattern(pattern: str) -> re.Pattern:
+    """A schema pattern with ECMA-262's meaning of a final ``$`` (the end of the
+    text), which Python's ``$`` is not: it also matches before a final newline,
+    so ``'name\\n'`` would pass ``^[a-z]+$``."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Any:
+    import jsonschema
+
+    if validator.is_type(instance, "string") and not _full_pattern(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.cache
+def _validator_class() -> type:
+    """Draft 2020-12 with ECMA-262's end of text for ``pattern`` (as the JSON Schema spec says)."""
+    import jsonschema
+
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+
+
+@functools.cache
 def validator(name: str) -> jsonschema.Draft202012Validator:
     import jsonschema
 
-    return jsonschema.Draft202012Validator(
+    return _validator_class()(
         load_schema(name),
         registry=_registry(),
         format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
@@ -153,6 +178,8 @@ def _message(error: jsonschema.ValidationError) -> str:
             return "empty key: give it a name"
     if keyword == "enum":
         options = error.validator_value
+        if all(isinstance(o, int) for o in options):
+            return f"expected one of {', '.join(map(str, options))}; got {instance!r}"
         if len(options) > 8:
             return f"unknown value {instance!r}{did_you_mean(str(instance), [str(o) for o in options])}"
     if keyword == "pattern" and instance == "" and error.schema.get("pattern") == "^[^$]":
@@ -213,7 +240,7 @@ def problems(
     for error in checker.iter_errors(instance):
         if skip is not None and _touches(error, skip):
             continue
-        if error.validator == "enum" and not isinstance(error.instance, str):
+        if error.validator == "enum" and not isinstance(error.instance, str) and not _of_type(error):
             continue  # the type error at the same place says it better
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
@@ -236,6 +263,16 @@ def problems(
             continue
         out.append(Problem(_message(error), location_at(instance, path, fallback) or loc_of(instance), format_path(base_path + path)))
     return out
+
+
+def _of_type(error: jsonschema.ValidationError) -> bool:
+    """Whether the instance has the type its schema asks for (so no type error is reported)."""
+    expected = error.schema.get("type")
+    if expected is None:
+        return True
+    types = expected if isinstance(expected, list) else [expected]
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER
+    return any(checker.is_type(error.instance, t) for t in types)
 
 
 def _at(root: Any, path: tuple) -> Any:
