@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from runtool_iac import expressions
-from runtool_iac.config.source import SourceList, SourceMap, child_loc, loc_of
+from runtool_iac.config.source import SourceList, SourceMap, child_loc, loc_of, location_at
 from runtool_iac.errors import ConfigError, Location, Problem, did_you_mean
 from runtool_iac.limits import DEFAULT_LIMITS, Limits
 
@@ -269,7 +269,11 @@ class Resolver:
         if isinstance(node, SourceList):
             return self._list_variants(node, path)
         if node == NONE_ALTERNATIVE:
-            raise ConfigError("'$None' is only meaningful as an alternative of $each", path=format_path(path))
+            raise ConfigError(
+                "'$None' is only meaningful as an alternative of $each",
+                location=location_at(self.root, path),
+                path=format_path(path),
+            )
         return [node]
 
     def _children(self, items: Iterable[tuple[Any, Any]], path: tuple) -> list[list[Any]]:

@@ -191,8 +191,10 @@ class _Builder:
             try:
                 # The tag's constructor directly: construct_object's bookkeeping
                 # (anchors, recursion) is for collections, which we build ourselves.
-                construct = self.loader.yaml_constructors.get(tag)
-                value = construct(self.loader, node) if construct else self.loader.construct_object(node, deep=True)
+                if tag in _KINDS:
+                    value = self.loader.yaml_constructors[tag](self.loader, node)
+                else:
+                    value = self.loader.construct_object(node, deep=True)
             except yaml.YAMLError as exc:
                 raise ConfigError(_yaml_message(exc), location=loc) from None
             except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError) as exc:
