@@ -180,6 +180,7 @@ def eval_campaign() -> collections.Counter:
         text = f"big:\n{big}\nx:\n  v: {{$eval: {json.dumps(payload)}}}\n"
         outcome, _ = classify(lambda: loads(text, "eval.yml"), lambda c: _utf8_ok(c.x))
         counts[outcome] += 1
+        show("eval", outcome, payload)
     return counts
 
 
@@ -295,6 +296,15 @@ def mutations(rng: random.Random) -> list[str]:
     return out
 
 
+SHOW = False
+BAD = ("unlocated", "multiline", "traceback", "slow", "aws-refuses")
+
+
+def show(area: str, outcome: str, case: Any) -> None:
+    if SHOW and outcome in BAD:
+        print(f"[{area}] {outcome}: {str(case)[:300]!r}", file=sys.stderr)
+
+
 def config_campaign(seed: int) -> tuple[collections.Counter, int, float]:
     cases = mutations(random.Random(seed))
     counts: collections.Counter = collections.Counter()
@@ -303,6 +313,7 @@ def config_campaign(seed: int) -> tuple[collections.Counter, int, float]:
         outcome, elapsed = classify(lambda: plan_all(text), check_plan)
         counts[outcome] += 1
         slowest = max(slowest, elapsed)
+        show("configs", outcome, (round(elapsed, 1), text))
     return counts, len(cases), slowest
 
 
@@ -383,6 +394,7 @@ def cli_campaign(tmp: Path) -> tuple[collections.Counter, collections.Counter, l
         if args[-2:] in [r[-2:] for r in refused] and outcome == "ok":
             outcome = "aws-refuses"
         arguments[outcome] += 1
+        show("cli", outcome, args)
 
     project_cases = project_mutations()
     projects: collections.Counter = collections.Counter()
@@ -395,6 +407,7 @@ def cli_campaign(tmp: Path) -> tuple[collections.Counter, collections.Counter, l
         if must_refuse and outcome == "ok":
             outcome = "aws-refuses"
         projects[outcome] += 1
+        show("runtool.yml", outcome, text)
     return arguments, projects, expected_refusals
 
 
@@ -486,7 +499,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--show", action="store_true", help="print every case that is not ok or located (stderr)")
     args = parser.parse_args()
+    global SHOW
+    SHOW = args.show
     limit = 4 * 1024**3
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     sys.setrecursionlimit(10_000)

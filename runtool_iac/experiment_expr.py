@@ -151,7 +151,7 @@ class _Parser:
 def parse_experiment(text: str, config: Config, location: Location | None = None, path: str | None = None) -> Any:
     """Evaluate an experiment expression against ``config``; errors point at the column."""
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError("the experiment expression is empty", location=location, path=path)
+        raise ConfigError("the experiment expression is empty", location=location or Location("<experiment>", 1, 1), path=path)
     try:
         return _Parser(text, config).parse()
     except _Error as exc:

@@ -232,7 +232,7 @@ def build_plan(
     user_tags = check_arguments(runs, experiment_name, bucket, role_arn, tags, target, name_prefix)
     naming = _compile_job_name_expression(job_name_expression) if job_name_expression is not None else None
     trials = _trials(experiment)
-    check_job_count(experiment, runs, limits)
+    check_job_count(experiment, runs, limits, Location("<experiment>", 1, 1))
     planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target, name_prefix, naming)
     planner.budget = TimeBudget(limits.eval_seconds)
     return planner.run(trials)

@@ -132,6 +132,12 @@ def _build(documents: list[tuple[str, Any]], soft: list[Problem], limits: Limits
                     ).problems[0]
                 )
                 continue
+            if "[" in name or "]" in name:
+                # Paths (`$ref: a.b[0]`, error paths) index lists with brackets.
+                problems.append(
+                    Problem(f"top-level name {name!r} may not contain '[' or ']'", document.key_locs.get(name), None)
+                )
+                continue
             root.set(name, value, document.child_loc(name), document.key_locs.get(name))
     # Directive-syntax problems do not stop resolution: every other problem
     # is reported in the same run (the same problem found twice is shown once).
@@ -153,10 +159,13 @@ def _syntax_problems(document: SourceMap, fallback: Location) -> list[Problem]:
     definition at its own path: a 1M-item list of numbers costs one walk, not
     a million jsonschema descents.
     """
-    shallow = SourceMap(loc=document.loc)
-    for key in document:
-        shallow.set(key, None, document.value_locs.get(key), document.key_locs.get(key))
-    found = schema.problems("config.schema.json", shallow, fallback=fallback)
+    found = []
+    for key in document:  # the schema's propertyNames, without a jsonschema descent per name
+        if not key or key.startswith("$"):
+            message = "empty key: give it a name" if not key else (
+                f"'{key}' is not a directive here: a top-level name may not start with '$'"
+            )
+            found.append(Problem(message, document.key_locs.get(key, fallback), key or None))
     stack: list[tuple[Any, tuple]] = [(value, (key,)) for key, value in reversed(document.items())]
     while stack:
         node, path = stack.pop()
