@@ -49,20 +49,10 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
-@functools.cache
-def _full_pattern(pattern: str) -> re.Pattern:
-    """A schema pattern with ECMA-262's meaning of a final ``$`` (the end of the
-    text), which Python's ``$`` is not: it also matches before a final newline,
-    so ``'name\\n'`` would pass ``^[a-z]+$``."""
-    if pattern.endswith("$") and not pattern.endswith("\\$"):
-        pattern = pattern[:-1] + r"\Z"
-    return re.compile(pattern)
-
-
 def _pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Any:
     import jsonschema
 
-    if validator.is_type(instance, "string") and not _full_pattern(pattern).search(instance):
+    if validator.is_type(instance, "string") and not schema_check.ecma_pattern(pattern).search(instance):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
@@ -270,6 +260,8 @@ def _of_type(error: jsonschema.ValidationError) -> bool:
     expected = error.schema.get("type")
     if expected is None:
         return True
+    import jsonschema
+
     types = expected if isinstance(expected, list) else [expected]
     checker = jsonschema.Draft202012Validator.TYPE_CHECKER
     return any(checker.is_type(error.instance, t) for t in types)
