@@ -52,6 +52,7 @@ _PER_TRIAL_TAGS = ("run_configuration_id", "repeated_runs_group_id")
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::[^:]*:role/.+$")
 # The instance value of an algorithm that runs only in local mode (as in the original).
 LOCAL_INSTANCE = "local"
+_IMAGE_SPACE = re.compile(r"[\s\x00-\x1f\x7f]")
 # Names a job_name_expression may use besides $trial and uid (the original's locals).
 JOB_NAME_EXPRESSION_NAMES = ("run", "run_configuration")
 # Request fields the deployed state machine sets itself, so $sagemaker cannot.
@@ -576,6 +577,9 @@ class _Planner:
     def _check_image(self, member: Member, a: Any) -> None:
         if self.target == "sagemaker" and str(a["image"]).startswith("local:"):
             self._fail(member, a, "image", "a 'local:' command runs only in local mode (runtool-iac local)")
+        elif self.target == "sagemaker" and _IMAGE_SPACE.search(str(a["image"])):
+            # botocore's model says only `.*`; a registry path (a Docker reference) has no spaces.
+            self._fail(member, a, "image", f"image {a['image']!r} has a space or control character; SageMaker needs a registry path")
         if self.target == "sagemaker" and a["instance"] == LOCAL_INSTANCE:
             self._fail(
                 member, a, "instance",

@@ -141,3 +141,23 @@ def test_project_limits_apply_to_configs_and_plans(tmp_path):
     file.write_text(file.read_text().replace("limits: {jobs_per_plan: 2}", "limits: {variants_per_node: 2}"))
     with pytest.raises(ConfigError, match="3 variants; at most 2 per node"):
         load_project(file).config
+
+
+@pytest.mark.parametrize(
+    "extra,words",
+    [
+        ("  image: 'my image'\n", "has a space"),
+        ("  image: \"img\\t1\"\n", "has a space"),
+        ("  $sagemaker.ResourceConfig.InstanceCount: true\n", "Invalid type for parameter ResourceConfig.InstanceCount"),
+        ("  $sagemaker.AlgorithmSpecification.TrainingImage: '" + "i" * 300 + "'\n", "Invalid length"),
+    ],
+)
+def test_request_values_sagemaker_refuses_are_located_plan_errors(extra, words):
+    text = CONFIG.replace("algo:\n", "algo:\n" + extra, 1)
+    if "image:" in extra:
+        text = text.replace("  image: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/algo:1\n", "", 1)
+    config = loads(text, "test.yml")
+    with pytest.raises(ConfigError) as info:
+        build_plan(config.algo * config.ds)
+    (line,) = str(info.value).splitlines()
+    assert line.startswith("test.yml:") and words in line, line
