@@ -99,7 +99,7 @@ def aws_problems(request: dict) -> list[str]:
     if not re.fullmatch(r"\S+", image) or len(image) > 255:
         out.append(f"image {image!r}")
     count = request["ResourceConfig"].get("InstanceCount")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:  # the model allows 0 (instance groups)
         out.append(f"InstanceCount {count!r}")
     for tag in request["Tags"]:
         key, value = tag["Key"], tag["Value"]

@@ -57,6 +57,17 @@ def one_line(text: str) -> str:
     return text.translate(_LINE_BREAKS)
 
 
+def utf8_problem(text: str) -> str | None:
+    """Why ``text`` cannot be written as UTF-8 (it holds a lone surrogate such as '\\ud800'), or None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains {text[exc.start]!r}, a lone surrogate that is not valid UTF-8"
+    return None
+
+
 class ConfigError(Exception):
     """A config (or project file, or experiment expression) is invalid.
 

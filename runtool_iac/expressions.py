@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from runtool_iac.errors import utf8_problem
+
 MAX_SOURCE_CHARS = 10_000
 MAX_AST_DEPTH = 60
 MAX_STRING = 100_000
@@ -243,14 +245,9 @@ def _check_depth(tree: ast.AST) -> None:
 
 def _check_text(value: str) -> None:
     """Strings must be valid UTF-8: a lone surrogate ('\\ud800') cannot be written out."""
-    if value.isascii():
-        return
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ExpressionError(
-            f"text contains {value[exc.start]!r}, a lone surrogate that is not valid UTF-8"
-        ) from None
+    problem = utf8_problem(value)
+    if problem:
+        raise ExpressionError(f"text {problem}")
 
 
 def _check(tree: ast.AST, extra_names: tuple[str, ...] = ()) -> set[str]:

