@@ -376,11 +376,11 @@ def cli_campaign(tmp: Path) -> tuple[collections.Counter, collections.Counter, l
         ["plan", c, "-e", "exp +"], ["plan", c, "-e", "exp )"], ["plan", c, "-e", "(exp"], ["plan", c, "-e", "ds * ds"],
         ["plan", c, "-e", "nope"], ["plan", c, "-e", "exp\n"], ["plan", c, "-e", "exp $"], ["plan", c, "-e", "é"],
         ["plan", c, "-e", "exp\x00"], ["plan", c, "-e", "'exp'"], ["plan", c, "-e", "base"], ["plan", str(fifo), "-e", "exp"],
-        ["plan", "/dev/zero", "-e", "exp"],
+        ["plan", "/dev/zero", "-e", "exp"], ["plan", c, "-e", "exp", "--experiment-name", ""],  # "" is the default name
     ]
     refused = [
         ["--bucket", "192.168.1.1"], ["--bucket", "my-bucket\n"], ["--bucket", "xn--bucket"], ["--bucket", "a..b"],
-        ["--bucket", "ab"], ["--bucket", "B" * 10], ["--experiment-name", "x\n"], ["--experiment-name", ""],
+        ["--bucket", "ab"], ["--bucket", "B" * 10], ["--experiment-name", "x\n"],
         ["--experiment-name", "a" * 101], ["--experiment-name", "-x"], ["--tag", "k\n=v"], ["--tag", "k=v\n"],
         ["--tag", "aws:k=v"], ["--tag", "k=" + "v" * 257], ["--tag", "=v"], ["--tag", "novalue"], ["--runs", "0"],
         ["--runs", "1001"], ["--runs", "x"], ["--format", "xml"], ["--tag", "run_number=1"],
