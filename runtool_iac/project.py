@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtool_iac import aws_names, sagemaker
+from runtool_iac import aws_names, sagemaker, spot
 from runtool_iac.config import Config, load_config
 from runtool_iac.config import schema
 from runtool_iac.config.source import SourceMap, read_yaml_file
@@ -56,6 +56,9 @@ class Settings:
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
     capacity_retries: int = DEFAULT_CAPACITY_RETRIES
     capacity_retry_seconds: int = DEFAULT_CAPACITY_RETRY_SECONDS
+    bucket_kms_key_arn: str | None = None  # the existing bucket's default-encryption key
+    bucket_region: str | None = None  # the existing bucket's region (from its key when not given)
+    spot: bool = False
 
     @property
     def create_role(self) -> bool:
@@ -79,6 +82,7 @@ class ExperimentSpec:
     location: Location | None = None
     capacity_retries: int = DEFAULT_CAPACITY_RETRIES
     capacity_retry_seconds: int = DEFAULT_CAPACITY_RETRY_SECONDS
+    spot: bool = False
 
     def concurrency_for(self, instance_type: str) -> int:
         return self.instance_limits.get(instance_type, self.max_concurrency)
@@ -126,7 +130,7 @@ class Project:
         spec = self.experiment(name)
         experiment = parse_experiment(spec.expression, self.config, location=spec.location, path=f"experiments.{name}.experiment")
         check_job_count(experiment, runs or spec.runs, self.limits, spec.location, f"experiments.{name}.experiment")
-        return build_plan(
+        plan = build_plan(
             experiment,
             runs=runs or spec.runs,
             experiment_name=name,
@@ -137,6 +141,7 @@ class Project:
             name_prefix=self.job_prefix,
             limits=self.limits,
         )
+        return spot.managed_spot(plan) if spec.spot and target == "sagemaker" else plan
 
     def local_only(self, name: str) -> bool:
         """Whether the experiment has an algorithm with ``instance: local`` (the original's
@@ -147,6 +152,10 @@ class Project:
 
     def stack_name(self) -> str:
         return "".join(part.capitalize() for part in self.name.split("-")) + "Runtool"
+
+
+def _key_region(arn: str | None) -> str | None:
+    return arn.split(":")[3] if arn else None
 
 
 def find_project_file(start: str | Path = ".") -> Path:
@@ -182,6 +191,14 @@ def load_project(path: str | Path | None = None) -> Project:
         errors.append(ConfigError("set either bucket or create_bucket: true, not both", location=defaults.key_locs.get("create_bucket"), path="defaults.create_bucket"))
     if "role_arn" not in defaults and defaults.get("create_role") is False:
         errors.append(ConfigError("create_role: false needs role_arn", location=defaults.key_locs.get("create_role"), path="defaults.create_role"))
+    for key in ("bucket_kms_key_arn", "bucket_region"):
+        if key in defaults and "bucket" not in defaults:
+            errors.append(ConfigError(f"{key} describes an existing bucket: set bucket too", location=defaults.key_locs.get(key), path=f"defaults.{key}"))
+    key_region = _key_region(defaults.get("bucket_kms_key_arn"))
+    if key_region and defaults.get("bucket_region") not in (None, key_region):
+        errors.append(ConfigError(
+            f"bucket_region {defaults['bucket_region']} differs from the region of bucket_kms_key_arn ({key_region}); "
+            "S3 uses keys of the bucket's own region", location=defaults.key_locs.get("bucket_region"), path="defaults.bucket_region"))
     if "bucket" not in defaults and defaults.get("create_bucket") is False:
         errors.append(ConfigError("create_bucket: false needs bucket", location=defaults.key_locs.get("create_bucket"), path="defaults.create_bucket"))
 
@@ -206,6 +223,9 @@ def load_project(path: str | Path | None = None) -> Project:
         log_retention_days=defaults.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS),
         capacity_retries=defaults.get("capacity_retries", DEFAULT_CAPACITY_RETRIES),
         capacity_retry_seconds=defaults.get("capacity_retry_seconds", DEFAULT_CAPACITY_RETRY_SECONDS),
+        bucket_kms_key_arn=defaults.get("bucket_kms_key_arn"),
+        bucket_region=defaults.get("bucket_region") or _key_region(defaults.get("bucket_kms_key_arn")),
+        spot=defaults.get("spot", False),
     )
     experiments = {}
     for exp_name, spec in raw["experiments"].items():
@@ -221,6 +241,7 @@ def load_project(path: str | Path | None = None) -> Project:
             location=spec.child_loc("experiment"),
             capacity_retries=spec.get("capacity_retries", settings.capacity_retries),
             capacity_retry_seconds=spec.get("capacity_retry_seconds", settings.capacity_retry_seconds),
+            spot=spec.get("spot", settings.spot),
         )
     local_raw = raw.get("local") or {}
     local = LocalSettings(

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
@@ -22,9 +22,10 @@ from constructs import Construct
 
 from runtool_iac import manifest
 from runtool_iac.manifest import ADHOC, ADHOC_OUTPUTS, DEFAULT_GROUP, output_id
-from runtool_iac.constructs.nag import acknowledge, acknowledge_wildcards
+from runtool_iac.constructs.nag import acknowledge, acknowledge_wildcards, skip_checkov
 from runtool_iac.constructs.experiment import ExperimentStateMachine, ExperimentStateMachineProps, JobGroup
-from runtool_iac.constructs.roles import DataAccess, SageMakerExecutionRole
+from runtool_iac.access import DataAccess, sagemaker_locations
+from runtool_iac.constructs.roles import SageMakerExecutionRole
 from runtool_iac.plan import Plan
 from runtool_iac.project import Project
 
@@ -43,11 +44,25 @@ class RuntoolStack(Stack):
         project, settings = inputs.project, inputs.project.settings
 
         self.bucket = self._bucket(settings.bucket)
+        if settings.bucket and settings.bucket_region:
+            self._require_region(settings.bucket_region, settings.bucket)
+        # Retained (the logs outlive the stack), so its name must be new per stack: the stack id's
+        # UUID makes the next deploy after `cdk destroy` or a rolled-back create start a fresh group.
+        # The /aws/vendedlogs/ prefix keeps Step Functions' log delivery off the size-limited
+        # CloudWatch Logs resource policy.
+        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
         self.log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
-            log_group_name=f"/aws/vendedlogs/states/{self.stack_name}",
+            log_group_name=f"/aws/vendedlogs/states/{self.stack_name}-{stack_uuid}",
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        skip_checkov(
+            self.log_group,
+            "CKV_AWS_158",
+            "CloudWatch Logs encrypts all log data at rest by default; the execution logs hold job names and "
+            "states, not data, and a customer managed key would add a retained KMS key (and its key policy) "
+            "per stack.",
         )
         # RetentionDays is an enum of names; the schema already restricts the value to CloudWatch's list.
         self.log_group.node.default_child.add_property_override("RetentionInDays", settings.log_retention_days)
@@ -59,8 +74,10 @@ class RuntoolStack(Stack):
         if settings.role_arn:
             role_arn = settings.role_arn
         else:
+            access = DataAccess.from_requests(requests, outputs, locate=sagemaker_locations(project.config_files))
             execution = SageMakerExecutionRole(
-                self, "SageMakerExecutionRole", access=DataAccess.from_requests(requests, outputs), output_bucket=self.bucket
+                self, "SageMakerExecutionRole", access=access, output_bucket=self.bucket,
+                bucket_kms_key_arn=settings.bucket_kms_key_arn,
             )
             role_arn = execution.role.role_arn
             acknowledge_wildcards(execution, execution.wildcards())
@@ -77,6 +94,7 @@ class RuntoolStack(Stack):
                 log_group=self.log_group,
                 capacity_retries=spec.capacity_retries,
                 capacity_retry_seconds=spec.capacity_retry_seconds,
+                bucket_kms_key_arn=settings.bucket_kms_key_arn,
             )
             built = ExperimentStateMachine(self, construct_id, props)
             acknowledge_wildcards(built, built.wildcards())
@@ -129,7 +147,14 @@ class RuntoolStack(Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        return s3.Bucket(
+        for check, reason in (
+            ("CKV_AWS_18", "This bucket receives the output bucket's S3 server access logs; logging it into "
+             "itself would loop, and a third bucket would only move the question."),
+            ("CKV_AWS_21", "S3 log delivery writes each log object once under a new name; nothing is "
+             "overwritten, so versioning would keep no earlier copies."),
+        ):
+            skip_checkov(access_logs, check, reason)
+        output = s3.Bucket(
             self,
             "OutputBucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -140,6 +165,14 @@ class RuntoolStack(Stack):
             server_access_logs_prefix="output-bucket/",
             removal_policy=RemovalPolicy.RETAIN,
         )
+        skip_checkov(
+            output,
+            "CKV_AWS_21",
+            "Objects are written once under names that are new per job and per execution (SageMaker job "
+            "names can never be reused); the bucket is retained on stack deletion. Versioning would keep no "
+            "earlier copies, only complicate lifecycle rules.",
+        )
+        return output
 
     def _notifications(self, email: str | None, topic_arn: str | None) -> None:
         if not email and not topic_arn:
@@ -169,3 +202,31 @@ class RuntoolStack(Stack):
             ),
         )
         rule.add_target(targets.SnsTopic(topic))
+        if topic_arn:
+            # An imported topic's policy belongs to its owner (CloudFormation could only replace it
+            # whole), so the statement EventBridge needs is printed for them to add.
+            statement = {
+                "Sid": "RuntoolExecutionEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+            }
+            CfnOutput(
+                self,
+                "NotificationTopicPolicyStatement",
+                value=self.to_json_string(statement),
+                description="Add this statement to the topic's access policy, or EventBridge cannot publish to it",
+            )
+
+    def _require_region(self, region: str, bucket: str) -> None:
+        """ResultWriter fails (States.ResultWriterFailed) on a bucket in another region. The stack
+        is environment-agnostic (synth knows no region), so CloudFormation checks it before
+        creating anything."""
+        message = f"bucket {bucket} is in {region} (defaults.bucket_region); deploy the stack to {region}"
+        CfnRule(
+            self,
+            "BucketRegion",
+            assertions=[CfnRuleAssertion(assert_=Fn.condition_equals(Aws.REGION, region), assert_description=message)],
+        )
