@@ -37,7 +37,7 @@ class Problem:
         if self.path:
             parts.append(self.path)
         parts.append(self.message)
-        return ": ".join(parts)
+        return one_line(": ".join(parts))
 
     def sort_key(self) -> tuple:
         loc = self.location
@@ -46,6 +46,26 @@ class Problem:
             self.path or "",
             self.message,
         )
+
+
+# What str.splitlines() breaks at: a problem must stay one line for editors and CI.
+_LINE_BREAKS = {ord(c): repr(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks (from keys, values or file names) escaped."""
+    return text.translate(_LINE_BREAKS)
+
+
+def utf8_problem(text: str) -> str | None:
+    """Why ``text`` cannot be written as UTF-8 (it holds a lone surrogate such as '\\ud800'), or None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"contains {text[exc.start]!r}, a lone surrogate that is not valid UTF-8"
+    return None
 
 
 class ConfigError(Exception):

@@ -2,7 +2,9 @@
 
 The expression is parsed by a tiny recursive-descent parser and evaluated
 with the node algebra — never passed to ``eval``. Names are top-level config
-nodes; ``*`` binds tighter than ``+``; parentheses group.
+nodes; ``*`` binds tighter than ``+``; parentheses group. Parsing is linear:
+a chain ``a + b + ... + z`` is joined once (pairwise joins copy the members
+each time), and parentheses nest at most ``MAX_NESTING`` deep.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtool_iac.config.loader import Config
-from runtool_iac.config.nodes import Algorithm, Algorithms, Dataset, Datasets, Experiment, incomplete_kind
+from runtool_iac.config.nodes import Algorithm, Algorithms, Dataset, Datasets, Experiment, Experiments, incomplete_kind
 from runtool_iac.errors import ConfigError, Location, did_you_mean
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)|\"(?P<dq>[^\"]+)\"|'(?P<sq>[^']+)'|(?P<op>[+*()]))"
 )
 _NODE_TYPES = (Algorithm, Algorithms, Dataset, Datasets, Experiment)
+_TRAILING_SPACE = re.compile(r"\s*\Z")
+MAX_NESTING = 100
 
 
 @dataclass
@@ -32,7 +36,7 @@ def _tokenize(text: str) -> list[_Token]:
     tokens: list[_Token] = []
     pos = 0
     while pos < len(text):
-        if text[pos:].strip() == "":
+        if _TRAILING_SPACE.match(text, pos):
             break
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
@@ -58,6 +62,7 @@ class _Parser:
     def __init__(self, text: str, config: Config) -> None:
         self.tokens = _tokenize(text)
         self.pos = 0
+        self.depth = 0
         self.config = config
 
     def peek(self) -> _Token:
@@ -76,11 +81,28 @@ class _Parser:
         return value
 
     def sum(self) -> Any:
-        value = self.product()
+        operands = [self.product()]
+        columns = []
         while self.peek().kind == "+":
-            op = self.take()
-            value = self.combine(value, "+", self.product(), op.column)
-        return value
+            columns.append(self.take().column)
+            operands.append(self.product())
+        return self.join(operands, columns)
+
+    def join(self, operands: list[Any], columns: list[int]) -> Any:
+        """``a + b + ...`` in one step (same result as joining pairwise, in linear time)."""
+        if len(operands) == 1:
+            return operands[0]
+        first = operands[0]
+        for operand, column in zip(operands[1:], columns):
+            same = (
+                isinstance(first, Experiment) and isinstance(operand, Experiment)
+                or getattr(first, "family", None) == getattr(operand, "family", None) != "experiment"
+            )
+            if not same:
+                self.combine(first, "+", operand, column)  # raises the algebra's own error
+        if isinstance(first, Experiment):
+            return Experiments(tuple(e for operand in operands for e in operand.experiments))
+        return first.plural(tuple(m for operand in operands for m in operand.members))
 
     def product(self) -> Any:
         value = self.atom()
@@ -92,10 +114,14 @@ class _Parser:
     def atom(self) -> Any:
         token = self.take()
         if token.kind == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise _Error(f"parentheses are nested more than {MAX_NESTING} deep", token.column)
             value = self.sum()
             closing = self.take()
             if closing.kind != ")":
                 raise _Error("missing ')'", closing.column)
+            self.depth -= 1
             return value
         if token.kind == "name":
             if token.text not in self.config:
@@ -125,10 +151,11 @@ class _Parser:
 def parse_experiment(text: str, config: Config, location: Location | None = None, path: str | None = None) -> Any:
     """Evaluate an experiment expression against ``config``; errors point at the column."""
     if not isinstance(text, str) or not text.strip():
-        raise ConfigError("the experiment expression is empty", location=location, path=path)
+        raise ConfigError("the experiment expression is empty", location=location or Location("<experiment>", 1, 1), path=path)
     try:
         return _Parser(text, config).parse()
     except _Error as exc:
         where = location or Location("<experiment>", 1, 1)
         loc = Location(where.file, where.line, where.column + exc.column - 1) if location else Location("<experiment>", 1, exc.column)
-        raise ConfigError(f"{exc} in experiment '{text}'", location=loc, path=path) from None
+        shown = text if len(text) <= 80 else text[:77] + "..."
+        raise ConfigError(f"{exc} in experiment '{shown}'", location=loc, path=path) from None

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import itertools
 import math
 import operator
 import re
@@ -27,6 +28,8 @@ import string
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from runtool_iac.errors import utf8_problem
 
 MAX_SOURCE_CHARS = 10_000
 MAX_AST_DEPTH = 60
@@ -36,6 +39,26 @@ MAX_INT_BITS = 4_096
 MAX_FORMAT_NUMBER = 1_000
 MAX_STEPS = 200_000
 MAX_SECONDS = 1.0
+# Everything one evaluation creates (characters of strings, items of lists, ...)
+# counts against one total, so many values each under MAX_STRING stay bounded.
+MAX_TOTAL_SIZE = 4_000_000
+# Single C-level operations are checked before they run: none may cost more
+# than about this many elementary steps (strip's character set x string, ...).
+MAX_OPERATION_COST = 10_000_000
+MAX_ROUND_DIGITS = 1_000
+MAX_INT_TEXT = 4_300  # Python's own default limit of int('...') digits
+# All evaluations of one config load (or of one plan) share this much time.
+DEFAULT_TOTAL_SECONDS = 10.0
+
+
+class TimeBudget:
+    """Wall-clock time shared by every evaluation of one load or one plan, so
+    many variants of a slow expression cannot add up to minutes."""
+
+    def __init__(self, seconds: float = DEFAULT_TOTAL_SECONDS) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
 
 def _sum(values: Any, start: Any = 0) -> Any:
     """sum() of numbers only: summing lists or strings is quadratic and unbounded."""
@@ -45,14 +68,31 @@ def _sum(values: Any, start: Any = 0) -> Any:
     return sum(items, start)
 
 
+def _round(number: Any, ndigits: Any = None) -> Any:
+    """round(); a huge ``ndigits`` makes one C call compute 10 ** ndigits."""
+    if ndigits is not None:
+        if not isinstance(ndigits, int) or isinstance(ndigits, bool):
+            raise ExpressionError("round()'s digits must be a whole number")
+        if abs(ndigits) > MAX_ROUND_DIGITS:
+            raise ExpressionError(f"round() to {ndigits} digits: at most {MAX_ROUND_DIGITS} either way")
+    return round(number, ndigits) if ndigits is not None else round(number)
+
+
+def _int(value: Any = 0, *base: Any) -> Any:
+    """int(); text longer than Python's digit limit is refused up front."""
+    if isinstance(value, str) and len(value) > MAX_INT_TEXT:
+        raise ExpressionError(f"int() of a {len(value):,}-character string (at most {MAX_INT_TEXT:,})")
+    return int(value, *base)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min,
     "max": max,
     "sum": _sum,
     "len": len,
     "abs": abs,
-    "round": round,
-    "int": int,
+    "round": _round,
+    "int": _int,
     "float": float,
     "str": str,
     "bool": bool,
@@ -118,13 +158,49 @@ class Expression:
     root_chains: list[list[Any]] = field(default_factory=list)
 
 
-_DOLLAR_TRIAL = re.compile(r"\$trial\b")
-_DOLLAR_ROOT = re.compile(r"\$(?=[.\[])")
+# `$` is not Python: it is swapped for a marker letter (an identifier character)
+# before parsing, and the parsed tree says which markers were code. In string
+# literals the marker is turned back into `$`, so `'costs $5'` stays text.
+_MARKERS = ("\ua66e", "\u1405", "\u01c2", "\u0b83")
 
 
-def _rewrite_dollars(text: str) -> str:
-    text = _DOLLAR_TRIAL.sub(TRIAL_NAME, text)
-    return _DOLLAR_ROOT.sub(ROOT_NAME, text)
+def _marker_for(text: str) -> str:
+    for marker in _MARKERS:
+        if marker not in text:
+            return marker
+    raise ExpressionError("expression uses every reserved marker character")
+
+
+class _Dollars(ast.NodeTransformer):
+    """Bind marker names to ``$`` / ``$trial`` and restore ``$`` in text."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if self.marker in node.id:
+            if node.id == self.marker:
+                node.id = ROOT_NAME
+            elif node.id == self.marker + "trial":
+                node.id = TRIAL_NAME
+            else:
+                shown = node.id.replace(self.marker, "$")
+                raise ExpressionError(f"unknown name '{shown}' (use $trial.algorithm, $trial.dataset or $.path)")
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        node.attr = node.attr.replace(self.marker, "$")
+        return self.generic_visit(node)
+
+    def visit_keyword(self, node: ast.keyword) -> ast.AST:
+        if node.arg is not None and self.marker in node.arg:
+            raise ExpressionError(f"keyword '{node.arg.replace(self.marker, '$')}' is not allowed")
+        return self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        if isinstance(node.value, str) and self.marker in node.value:
+            node.value = node.value.replace(self.marker, "$")
+        return node
 
 
 def compile_expression(text: str, extra_names: tuple[str, ...] = ()) -> Expression:
@@ -135,13 +211,17 @@ def compile_expression(text: str, extra_names: tuple[str, ...] = ()) -> Expressi
         raise ExpressionError("$eval takes a string expression")
     if len(text) > MAX_SOURCE_CHARS:
         raise ExpressionError(f"expression is longer than {MAX_SOURCE_CHARS:,} characters")
-    source = _rewrite_dollars(text.strip())
+    _check_text(text)
+    marker = _marker_for(text)
+    source = text.strip().replace("$", marker)
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"invalid expression syntax: {exc.msg}") from None
+        raise ExpressionError(f"invalid expression syntax: {exc.msg.replace(marker, '$')}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ExpressionError("expression is too deeply nested") from None
+    _check_depth(tree)
+    tree = _Dollars(marker).visit(tree)
     names = _check(tree, extra_names)
     chains = _root_chains(tree)
     return Expression(
@@ -151,6 +231,23 @@ def compile_expression(text: str, extra_names: tuple[str, ...] = ()) -> Expressi
         uses_uid=UID_NAME in names,
         root_chains=chains,
     )
+
+
+def _check_depth(tree: ast.AST) -> None:
+    """Depth first, iteratively: the transformers that follow recurse."""
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_AST_DEPTH:
+            raise ExpressionError("expression is too deeply nested")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _check_text(value: str) -> None:
+    """Strings must be valid UTF-8: a lone surrogate ('\\ud800') cannot be written out."""
+    problem = utf8_problem(value)
+    if problem:
+        raise ExpressionError(f"text {problem}")
 
 
 def _check(tree: ast.AST, extra_names: tuple[str, ...] = ()) -> set[str]:
@@ -346,6 +443,15 @@ def _size_check(value: Any) -> Any:
     return value
 
 
+def _size_of(value: Any) -> int:
+    """What a value costs against MAX_TOTAL_SIZE: characters, items, 64-bit words."""
+    if isinstance(value, (str, list, tuple, dict)):
+        return len(value) + 1
+    if isinstance(value, int):
+        return value.bit_length() // 64 + 1
+    return 1
+
+
 def _sized(value: Any) -> int:
     return len(value) if isinstance(value, (str, list, tuple)) else 0
 
@@ -368,6 +474,64 @@ def _precheck_binop(op: type, left: Any, right: Any) -> None:
         raise ExpressionError("'%' string formatting is not allowed; use f-strings or str.format")
 
 
+def _text_length(value: Any, conversion: str | None) -> int:
+    """An upper bound of len(format(value)) before formatting it."""
+    if isinstance(value, str) and conversion not in ("r", "a"):
+        return len(value)
+    if isinstance(value, (int, float, bool)) or value is None:
+        return 1_300  # bounded ints (MAX_INT_BITS) and floats
+    return 10 * len(repr(value)) if conversion in ("r", "a") else len(str(value))
+
+
+def _precheck_str_method(receiver: str, method: str, args: list, kwargs: dict) -> None:
+    """Bound what one C call on a string could build or cost, before calling it."""
+    if method == "format":
+        _check_format_template(receiver)
+        total, auto = len(receiver), 0
+        for _, field_name, spec, conversion in string.Formatter().parse(receiver):
+            if field_name is None:
+                continue
+            if field_name == "":
+                field_name, auto = str(auto), auto + 1
+            if field_name.isdigit():
+                index = int(field_name)
+                value = args[index] if index < len(args) else ""
+            else:
+                value = kwargs.get(field_name, "")
+            width = max((int(n) for n in re.findall(r"\d+", spec or "")), default=0)
+            total += _text_length(value, conversion) + width
+            if total > MAX_STRING:
+                raise ExpressionError("format result is too large")
+    elif method == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
+        count = receiver.count(args[0]) if args[0] else len(receiver) + 1
+        if len(args) > 2 and isinstance(args[2], int) and args[2] >= 0:
+            count = min(count, args[2])
+        if len(receiver) + count * (len(args[1]) - len(args[0])) > MAX_STRING:
+            raise ExpressionError("replace result is too large")
+    elif method == "join" and args:
+        items = list(args[0]) if isinstance(args[0], (list, tuple, str, dict)) else []
+        if not all(isinstance(item, str) for item in items):
+            raise ExpressionError("join() takes a list of strings")
+        if sum(map(len, items)) + len(receiver) * max(len(items) - 1, 0) > MAX_STRING:
+            raise ExpressionError("join result is too large")
+    elif method == "strip" and args and isinstance(args[0], str):
+        # CPython looks each character up in the set by a linear scan.
+        if len(receiver) * len(args[0]) > MAX_OPERATION_COST:
+            raise ExpressionError(
+                f"strip() of {len(args[0]):,} characters from a {len(receiver):,}-character string is too costly"
+            )
+    elif method == "split" and args and isinstance(args[0], str) and args[0]:
+        pieces = receiver.count(args[0]) + 1
+        limit = args[1] if len(args) > 1 else kwargs.get("maxsplit", -1)
+        if isinstance(limit, int) and limit >= 0:
+            pieces = min(pieces, limit + 1)
+        if pieces > MAX_ITEMS:
+            raise ExpressionError(f"split() gives more than {MAX_ITEMS:,} items")
+    elif method in ("startswith", "endswith") and args and isinstance(args[0], tuple):
+        if len(args[0]) > MAX_ITEMS:
+            raise ExpressionError(f"{method}() of more than {MAX_ITEMS:,} prefixes")
+
+
 class TrialView:
     """What ``$trial`` is: attribute access to the trial's algorithm and dataset."""
 
@@ -379,23 +543,31 @@ class TrialView:
 
 
 class Evaluation:
-    """One evaluation: a step budget, a deadline and a hook for lazy values.
+    """One evaluation: a step budget, a deadline, a size budget and a hook for lazy values.
 
     ``settle`` is called on every value read from a name, attribute or index;
     plan-time evaluation uses it to evaluate other trial-dependent values on
-    demand (and to detect cycles between them).
+    demand (and to detect cycles between them). The deadline is the earlier
+    of this evaluation's own and the shared ``budget``'s.
     """
 
-    def __init__(self, names: dict[str, Any], settle: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self, names: dict[str, Any], settle: Callable[[Any], Any] | None = None, budget: TimeBudget | None = None
+    ) -> None:
         self.names = names
         self.settle = settle or (lambda v: v)
         self.steps = 0
-        self.deadline = time.monotonic() + MAX_SECONDS
+        self.size = 0
+        self.budget = budget
+        own = time.monotonic() + MAX_SECONDS
+        self.deadline = min(own, budget.deadline) if budget else own
 
     def run(self, tree: ast.Expression) -> Any:
         try:
             result = self.eval(tree.body, {})
-            return self.plain(result)
+            result = self.plain(result)
+            _check_strings(result)
+            return result
         except ExpressionError:
             raise
         except RecursionError:
@@ -424,14 +596,41 @@ class Evaluation:
                 return item
             raise ExpressionError(f"result of type {type(item).__name__} is not allowed")
 
-        return convert(value)
+        if value is None or isinstance(value, (str, int, float)):
+            return value  # the common case: nothing to copy
+        result = convert(value)
+        self.charge(MAX_ITEMS - budget[0])  # the copy is made of that many new values
+        return result
+
+    def made(self, value: Any) -> Any:
+        """Account for a value this evaluation created."""
+        _size_check(value)
+        self.charge(_size_of(value))
+        return value
+
+    def charge(self, size: int) -> None:
+        self.size += size
+        if self.size > MAX_TOTAL_SIZE:
+            raise ExpressionError(
+                f"expression creates more than {MAX_TOTAL_SIZE:,} characters and items in all"
+            )
+        if size > 64:
+            self.check_time()
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            if self.budget is not None and self.deadline == self.budget.deadline:
+                raise ExpressionError(
+                    f"the config's $eval expressions take longer than {self.budget.seconds:g} s in all"
+                )
+            raise ExpressionError(f"expression takes longer than {MAX_SECONDS:g} s")
 
     def tick(self) -> None:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise ExpressionError(f"expression takes more than {MAX_STEPS:,} steps")
-        if self.steps % 256 == 0 and time.monotonic() > self.deadline:
-            raise ExpressionError(f"expression takes longer than {MAX_SECONDS:g} s")
+        if self.steps & 7 == 0:
+            self.check_time()
 
     def eval(self, node: ast.AST, local: dict[str, Any]) -> Any:
         self.tick()
@@ -457,7 +656,7 @@ class Evaluation:
         left = self.plain(self.eval(node.left, local))
         right = self.plain(self.eval(node.right, local))
         _precheck_binop(type(node.op), left, right)
-        return _size_check(_BINOPS[type(node.op)](left, right))
+        return self.made(_BINOPS[type(node.op)](left, right))
 
     def _UnaryOp(self, node: ast.UnaryOp, local: dict) -> Any:
         return _UNARY[type(node.op)](self.plain(self.eval(node.operand, local)))
@@ -486,31 +685,33 @@ class Evaluation:
         return self.eval(node.body if test else node.orelse, local)
 
     def _JoinedStr(self, node: ast.JoinedStr, local: dict) -> Any:
-        parts = [self.eval(v, local) for v in node.values]
-        return _size_check("".join(str(p) for p in parts))
+        parts = [str(self.eval(v, local)) for v in node.values]
+        if sum(map(len, parts)) > MAX_STRING:
+            raise ExpressionError(f"string result longer than {MAX_STRING:,} characters")
+        return self.made("".join(parts))
 
     def _FormattedValue(self, node: ast.FormattedValue, local: dict) -> Any:
         value = self.plain(self.eval(node.value, local))
         if node.conversion == ord("r"):
-            value = repr(value)
+            value = self.made(repr(value))
         elif node.conversion == ord("s"):
-            value = str(value)
+            value = self.made(str(value))
         elif node.conversion == ord("a"):
-            value = ascii(value)
+            value = self.made(ascii(value))
         spec = "" if node.format_spec is None else self.eval(node.format_spec, local)
         _check_format_spec(spec)
-        return _size_check(format(value, spec))
+        return self.made(format(value, spec))
 
     def _Subscript(self, node: ast.Subscript, local: dict) -> Any:
         target = self.settle(self.eval(node.value, local))
         if isinstance(node.slice, ast.Slice):
             parts = [None if p is None else self.plain(self.eval(p, local)) for p in (node.slice.lower, node.slice.upper, node.slice.step)]
-            return target[slice(*parts)]
+            return self.made(target[slice(*parts)])
         key = self.plain(self.eval(node.slice, local))
         if isinstance(target, TrialView):
             return self.settle(self._trial_attr(target, key))
         if isinstance(target, dict) and key not in target:
-            raise ExpressionError(f"no key {key!r} (available: {', '.join(map(str, target)) or 'none'})")
+            raise ExpressionError(f"no key {key!r} (available: {_available(target)})")
         return self.settle(target[key])
 
     def _trial_attr(self, trial: TrialView, name: Any) -> Any:
@@ -526,9 +727,7 @@ class Evaluation:
             return self.settle(self._trial_attr(target, node.attr))
         if isinstance(target, dict):
             if node.attr not in target:
-                raise ExpressionError(
-                    f"no key '{node.attr}' (available: {', '.join(map(str, target)) or 'none'})"
-                )
+                raise ExpressionError(f"no key '{node.attr}' (available: {_available(target)})")
             return self.settle(target[node.attr])
         raise ExpressionError(
             f"'.{node.attr}' is only for looking up config keys, not on a {type(target).__name__}"
@@ -541,28 +740,16 @@ class Evaluation:
         if isinstance(func, ast.Name):
             if func.id in local:
                 raise ExpressionError(f"'{func.id}' is not callable")
-            return _size_check(FUNCTIONS[func.id](*args, **kwargs))
+            return self.made(FUNCTIONS[func.id](*args, **kwargs))
         receiver = self.plain(self.eval(func.value, local))  # type: ignore[attr-defined]
         method = func.attr  # type: ignore[attr-defined]
         if not isinstance(receiver, str):
             raise ExpressionError(f"method '{method}' is only available on strings")
-        return _size_check(self._str_method(receiver, method, args, kwargs))
-
-    def _str_method(self, receiver: str, method: str, args: list, kwargs: dict) -> Any:
-        if method == "format":
-            _check_format_template(receiver)
-        elif method == "replace" and len(args) >= 2 and isinstance(args[0], str) and isinstance(args[1], str):
-            count = receiver.count(args[0]) if args[0] else len(receiver) + 1
-            if len(receiver) + count * (len(args[1]) - len(args[0])) > MAX_STRING:
-                raise ExpressionError("replace result is too large")
-        elif method == "join" and args:
-            items = list(args[0]) if isinstance(args[0], (list, tuple, str)) else args[0]
-            if isinstance(items, list) and sum(map(_sized, items)) + len(receiver) * len(items) > MAX_STRING:
-                raise ExpressionError("join result is too large")
-        return getattr(receiver, method)(*args, **kwargs)
+        _precheck_str_method(receiver, method, args, kwargs)
+        return self.made(getattr(receiver, method)(*args, **kwargs))
 
     def _List(self, node: ast.List, local: dict) -> Any:
-        return _size_check([self.eval(e, local) for e in node.elts])
+        return self.made([self.eval(e, local) for e in node.elts])
 
     _Tuple = _List
 
@@ -575,7 +762,7 @@ class Evaluation:
             if not isinstance(key, str):
                 raise ExpressionError("dict keys must be strings")
             out[key] = self.eval(v, local)
-        return out
+        return self.made(out)
 
     def _ListComp(self, node: ast.ListComp | ast.GeneratorExp, local: dict) -> Any:
         results: list[Any] = []
@@ -585,6 +772,7 @@ class Evaluation:
                 results.append(self.eval(node.elt, scope))
                 if len(results) > MAX_ITEMS:
                     raise ExpressionError(f"comprehension produces more than {MAX_ITEMS:,} items")
+                self.charge(1)
                 return
             gen = node.generators[index]
             iterable = self.plain(self.eval(gen.iter, scope))
@@ -603,6 +791,25 @@ class Evaluation:
     _GeneratorExp = _ListComp
 
 
+def _available(mapping: dict) -> str:
+    keys = list(itertools.islice(mapping, 20))
+    more = ", ..." if len(mapping) > len(keys) else ""
+    return (", ".join(map(str, keys)) + more) if keys else "none"
+
+
+def _check_strings(value: Any) -> None:
+    """Every string of a result is valid UTF-8 (requests and plans are written as UTF-8)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+
 def _assign(target: ast.AST, value: Any, scope: dict) -> None:
     if isinstance(target, ast.Name):
         scope[target.id] = value
@@ -615,9 +822,14 @@ def _assign(target: ast.AST, value: Any, scope: dict) -> None:
         _assign(t, v, scope)
 
 
-def evaluate(tree: ast.Expression, names: dict[str, Any], settle: Callable[[Any], Any] | None = None) -> Any:
+def evaluate(
+    tree: ast.Expression,
+    names: dict[str, Any],
+    settle: Callable[[Any], Any] | None = None,
+    budget: TimeBudget | None = None,
+) -> Any:
     """Evaluate a checked tree; the result is JSON-compatible data."""
-    return Evaluation(names, settle).run(tree)
+    return Evaluation(names, settle, budget).run(tree)
 
 
 def evaluate_text(text: str, names: dict[str, Any] | None = None) -> Any:

@@ -15,14 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from runtool_iac import naming
-from runtool_iac import sagemaker
+from runtool_iac import aws_names, naming, sagemaker
 from runtool_iac.config import labels, schema
 from runtool_iac.config.nodes import Experiment, Member, _Members
 from runtool_iac.config.resolve import canonical, hash_text, parse_path
 from runtool_iac.config.source import child_loc, loc_of, to_plain
 from runtool_iac.config.trial import SharedEvaluations, TrialResolver, deferred_paths, path_tree, trial_uid
-from runtool_iac.errors import ConfigError, Problem
+from runtool_iac.errors import ConfigError, Location, Problem
+from runtool_iac.expressions import TimeBudget
+from runtool_iac.limits import DEFAULT_LIMITS, Limits
 from runtool_iac.naming import CLOUD_SUFFIX_CHARS, PLAN_NAME_MAX, TRIAL_HASH_CHARS, sanitize_name  # noqa: F401 (re-exported)
 
 PLACEHOLDER_BUCKET = "runtool-placeholder-bucket"
@@ -41,12 +42,12 @@ SYSTEM_TAGS = (
 EXPERIMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$")
 TARGETS = ("sagemaker", "local")
 _PER_TRIAL_TAGS = ("run_configuration_id", "repeated_runs_group_id")
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
 # An IAM role ARN, loosely: the original's own docs plan with "arn:aws:iam::0123456789:role/...",
 # and `run` uses the deployed stack's role anyway. Length 20-2048 as botocore's RoleArn shape.
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::[^:]*:role/.+$")
 # The instance value of an algorithm that runs only in local mode (as in the original).
 LOCAL_INSTANCE = "local"
+_IMAGE_SPACE = re.compile(r"[\s\x00-\x1f\x7f]")
 # Request fields the deployed state machine sets itself, so $sagemaker cannot.
 DEPLOYMENT_FIELDS = {
     ("RoleArn",): "jobs run with the deployed stack's role (runtool.yml defaults.role_arn, or Client(role=...))",
@@ -180,6 +181,7 @@ def build_plan(
     target: str = "sagemaker",
     name_prefix: str = "",
     job_name_expression: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Plan:
     """Like ``plan``, with job metadata. ``name_prefix`` starts every job name
     (a project's prefix, which its state machine is allowed to create).
@@ -191,8 +193,27 @@ def build_plan(
         job_names = naming.JobNameExpression.compile(job_name_expression) if job_name_expression is not None else None
     except naming.JobNameError as exc:
         raise PlanArgumentError("job_name_expression", str(exc)) from None
+    trials = _trials(experiment)
+    check_job_count(experiment, runs, limits, Location("<experiment>", 1, 1))
     planner = _Planner(runs, experiment_name, bucket, role_arn, user_tags, target, name_prefix, job_names)
-    return planner.run(_trials(experiment))
+    planner.budget = TimeBudget(limits.eval_seconds)
+    return planner.run(trials)
+
+
+def check_job_count(
+    experiment: Any, runs: int, limits: Limits = DEFAULT_LIMITS, location: Location | None = None, path: str | None = None
+) -> None:
+    """Refuse, before planning any, more jobs than ``limits.jobs_per_plan``."""
+    if not isinstance(experiment, Experiment):
+        return
+    jobs = len(experiment) * runs
+    if jobs > limits.jobs_per_plan:
+        raise ConfigError(
+            f"the experiment has {jobs:,} jobs ({len(experiment):,} trials x {runs} run{'s' if runs != 1 else ''}); "
+            f"at most {limits.jobs_per_plan:,} per plan ({Limits.hint('jobs_per_plan')})",
+            location=location,
+            path=path,
+        )
 
 
 def check_arguments(
@@ -207,14 +228,15 @@ def check_arguments(
     """Every rule on the plan's arguments (not config values); returns the encoded user tags."""
     if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= 1000:
         raise PlanArgumentError("runs", f"runs must be a whole number from 1 to 1000, not {runs!r}")
-    if not isinstance(experiment_name, str) or not EXPERIMENT_NAME_RE.match(experiment_name):
+    if not isinstance(experiment_name, str) or not EXPERIMENT_NAME_RE.fullmatch(experiment_name):
         raise PlanArgumentError(
             "experiment_name",
             f"experiment name {experiment_name!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
         )
-    if not isinstance(bucket, str) or not BUCKET_RE.match(bucket):
-        raise PlanArgumentError("bucket", f"bucket {bucket!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
-    if not isinstance(role_arn, str) or not 20 <= len(role_arn) <= 2048 or not ROLE_ARN_RE.match(role_arn):
+    bucket_problem = aws_names.bucket_problem(bucket)
+    if bucket_problem:
+        raise PlanArgumentError("bucket", f"bucket {bucket!r} is not a valid S3 bucket name: it {bucket_problem}")
+    if not isinstance(role_arn, str) or not 20 <= len(role_arn) <= 2048 or not ROLE_ARN_RE.fullmatch(role_arn):
         raise PlanArgumentError(
             "role_arn", f"role {role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
         )
@@ -311,6 +333,7 @@ class _Planner:
         self.target = target
         self.checking = target == "sagemaker"  # local requests carry file:// channels that SageMaker would refuse
         self.problems: list[Problem] = []
+        self.budget: TimeBudget | None = None
         self._variants: dict[Member, _Variant] = {}
         # Request parts and tags are interned by canonical key: equal ones are one object,
         # built and checked against SageMaker's model once per plan.
@@ -362,7 +385,7 @@ class _Planner:
             # $evals that read only a side without $evals of its own give the same value in
             # every trial with that side: evaluated once, shared.
             static = {m.kind: m for m, v in ((algorithm, av), (dataset, dv)) if not v.deferred}
-            resolver = TrialResolver(a, d, uid=trial_hash, shared=self._evaluations, static=static)
+            resolver = TrialResolver(a, d, uid=trial_hash, shared=self._evaluations, static=static, budget=self.budget)
             evaluated: dict[str, list] = {"algorithm": [], "dataset": []}
             try:
                 if av.deferred:
@@ -475,6 +498,9 @@ class _Planner:
     def _check_image(self, member: Member, a: Any) -> None:
         if self.target == "sagemaker" and str(a["image"]).startswith("local:"):
             self._fail(member, a, "image", "a 'local:' command runs only in local mode (runtool-iac local)")
+        elif self.target == "sagemaker" and _IMAGE_SPACE.search(str(a["image"])):
+            # botocore's model says only `.*`; a registry path (a Docker reference) has no spaces.
+            self._fail(member, a, "image", f"image {a['image']!r} has a space or control character; SageMaker needs a registry path")
         if self.target == "sagemaker" and a["instance"] == LOCAL_INSTANCE:
             self._fail(
                 member, a, "instance",

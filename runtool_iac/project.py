@@ -7,16 +7,28 @@ AWS. The CDK app, the runner and local mode all start from a ``Project``.
 from __future__ import annotations
 
 import glob
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from runtool_iac import aws_names, sagemaker
 from runtool_iac.config import Config, load_config
 from runtool_iac.config import schema
 from runtool_iac.config.source import SourceMap, read_yaml_file
 from runtool_iac.errors import ConfigError, Location, did_you_mean
 from runtool_iac.experiment_expr import parse_experiment
+from runtool_iac.limits import DEFAULT_LIMITS, Limits
 from runtool_iac.naming import sanitize_name
-from runtool_iac.plan import LOCAL_INSTANCE, PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, Plan, build_plan
+from runtool_iac.plan import (
+    LOCAL_INSTANCE,
+    PLACEHOLDER_BUCKET,
+    PLACEHOLDER_ROLE_ARN,
+    Plan,
+    build_plan,
+    check_job_count,
+    encode_value,
+)
 
 PROJECT_FILE = "runtool.yml"
 DEFAULT_MAX_CONCURRENCY = 10
@@ -83,11 +95,12 @@ class Project:
     local: LocalSettings
     job_prefix: str
     _config: Config | None = None
+    limits: Limits = DEFAULT_LIMITS
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(*self.config_files)
+            self._config = load_config(*self.config_files, limits=self.limits)
         return self._config
 
     def experiment(self, name: str) -> ExperimentSpec:
@@ -104,6 +117,7 @@ class Project:
         """The jobs of a declared experiment, named with the project's job prefix."""
         spec = self.experiment(name)
         experiment = parse_experiment(spec.expression, self.config, location=spec.location, path=f"experiments.{name}.experiment")
+        check_job_count(experiment, runs or spec.runs, self.limits, spec.location, f"experiments.{name}.experiment")
         return build_plan(
             experiment,
             runs=runs or spec.runs,
@@ -113,6 +127,7 @@ class Project:
             tags=spec.tags,
             target=target,
             name_prefix=self.job_prefix,
+            limits=self.limits,
         )
 
     def local_only(self, name: str) -> bool:
@@ -152,7 +167,7 @@ def load_project(path: str | Path | None = None) -> Project:
         raise ConfigError(problems=problems)
     root = file.resolve().parent
     defaults = raw.get("defaults") or {}
-    errors: list[ConfigError] = []
+    errors: list[ConfigError] = _aws_rule_errors(raw)
     if "role_arn" in defaults and defaults.get("create_role"):
         errors.append(ConfigError("set either role_arn or create_role: true, not both", location=defaults.key_locs.get("create_role"), path="defaults.create_role"))
     if "bucket" in defaults and defaults.get("create_bucket"):
@@ -177,7 +192,7 @@ def load_project(path: str | Path | None = None) -> Project:
         max_concurrency=defaults.get("max_concurrency", DEFAULT_MAX_CONCURRENCY),
         instance_limits=dict(defaults.get("instance_limits") or {}),
         tolerated_failure_percentage=defaults.get("tolerated_failure_percentage", DEFAULT_TOLERATED_FAILURE_PERCENTAGE),
-        tags={str(k): str(v) for k, v in (defaults.get("tags") or {}).items()},
+        tags=_tags(defaults.get("tags")),
         notification_email=defaults.get("notification_email"),
         notification_topic_arn=defaults.get("notification_topic_arn"),
         log_retention_days=defaults.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS),
@@ -191,7 +206,7 @@ def load_project(path: str | Path | None = None) -> Project:
             max_concurrency=spec.get("max_concurrency", settings.max_concurrency),
             instance_limits={**settings.instance_limits, **(spec.get("instance_limits") or {})},
             tolerated_failure_percentage=spec.get("tolerated_failure_percentage", settings.tolerated_failure_percentage),
-            tags={**settings.tags, **{str(k): str(v) for k, v in (spec.get("tags") or {}).items()}},
+            tags={**settings.tags, **_tags(spec.get("tags"))},
             description=spec.get("description", ""),
             location=spec.child_loc("experiment"),
         )
@@ -212,4 +227,39 @@ def load_project(path: str | Path | None = None) -> Project:
         experiments=experiments,
         local=local,
         job_prefix=job_prefix,
+        limits=Limits(**(raw.get("limits") or {})),
     )
+
+
+def _tags(raw: dict | None) -> dict[str, str]:
+    """Tags as configs encode them: non-strings as JSON (true, 3), not Python's str()."""
+    return {str(k): encode_value(v) for k, v in (raw or {}).items()}
+
+
+def _aws_rule_errors(raw: SourceMap) -> list[ConfigError]:
+    """Values the schema lets through but AWS refuses: a NaN percentage (NaN
+    compares false with every bound), a bucket shaped like an IP address, tag
+    values with characters SageMaker refuses."""
+    errors = []
+    stack: list[tuple[Any, str]] = [(raw, "")]
+    while stack:
+        node, where = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for key, value in items:
+            path = f"{where}.{key}" if where and isinstance(key, str) else f"{where}[{key}]" if where else str(key)
+            if isinstance(value, float) and not math.isfinite(value):
+                errors.append(ConfigError(f"expected a finite number, got {value}", location=node.child_loc(key), path=path))
+            elif isinstance(value, (dict, list)):
+                stack.append((value, path))
+    defaults = raw.get("defaults") or {}
+    if isinstance(defaults.get("bucket"), str):
+        problem = aws_names.bucket_problem(defaults["bucket"])
+        if problem:
+            errors.append(ConfigError(f"bucket {defaults['bucket']!r} {problem}", location=defaults.child_loc("bucket"), path="defaults.bucket"))
+    sections = [("defaults", defaults)] + [(f"experiments.{n}", s) for n, s in (raw.get("experiments") or {}).items()]
+    for where, section in sections:
+        tags = section.get("tags") if isinstance(section, dict) else None
+        for key, value in (tags or {}).items():
+            for problem in sagemaker.check_tags([{"Key": str(key), "Value": encode_value(value)}]):
+                errors.append(ConfigError(problem, location=tags.child_loc(key), path=f"{where}.tags.{key}"))
+    return errors

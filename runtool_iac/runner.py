@@ -243,7 +243,7 @@ class Runner:
         return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in plan.jobs])
 
     def _name(self, name: str) -> str:
-        if not EXECUTION_NAME_RE.match(name):
+        if not EXECUTION_NAME_RE.fullmatch(name):
             raise RunnerError(f"execution name {name!r} must be 1-80 letters, digits, '-' or '_'")
         return name
 

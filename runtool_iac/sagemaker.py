@@ -99,7 +99,8 @@ def _check(value: Any, shape_name: str, name: str, errors: list[str], patterns: 
     shape = SHAPES[shape_name]
     kind = shape["type"]
     valid = _TYPES.get(kind) or _float_types()
-    if not isinstance(value, valid):
+    # bool is an int in Python (botocore lets it through), but SageMaker's JSON API refuses `true` for a number.
+    if not isinstance(value, valid) or (isinstance(value, bool) and kind != "boolean"):
         errors.append(
             f"Invalid type for parameter {_label(name)}, value: {value}, type: {type(value)}, "
             f"valid types: {', '.join(str(t) for t in valid)}"

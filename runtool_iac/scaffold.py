@@ -22,7 +22,7 @@ from runtool_iac.config.schema import schema_dir
 CDK_CLI_VERSION = "2.1148.1"
 PROJECT_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{0,31}$")
 # Copied into the new repository for `# yaml-language-server: $schema=...` comments.
-SCHEMA_FILES = ("config.schema.json", "project.schema.json", "common.schema.json")
+SCHEMA_FILES = ("config.schema.json", "project.schema.json", "common.schema.json", "algorithm.schema.json")
 DEFAULT_NAME = "experiments"
 
 
@@ -50,7 +50,7 @@ def default_project_name(directory: Path) -> str:
 
 
 def check_project_name(name: str) -> str:
-    if not PROJECT_NAME_RE.match(name):
+    if not PROJECT_NAME_RE.fullmatch(name):
         raise ValueError(f"project name {name!r} must be a letter followed by up to 31 letters, digits or '-'")
     return name
 

@@ -32,6 +32,7 @@ from runtool_iac.config.resolve import (
 )
 from runtool_iac.config.source import SourceList, SourceMap, parse_yaml, read_yaml_file
 from runtool_iac.errors import ConfigError, Location, Problem, did_you_mean
+from runtool_iac.limits import DEFAULT_LIMITS, Limits
 
 NodeValue = Algorithm | Algorithms | Dataset | Datasets | Experiment | Experiments
 
@@ -92,7 +93,7 @@ class Config:
         return f"Config({', '.join(self._nodes)})"
 
 
-def load_config(*paths: str | Path) -> Config:
+def load_config(*paths: str | Path, limits: Limits = DEFAULT_LIMITS) -> Config:
     """Load one or more YAML config files (later files may reference earlier ones)."""
     if not paths:
         raise ConfigError("no config files given")
@@ -106,22 +107,22 @@ def load_config(*paths: str | Path) -> Config:
             errors.append(exc)
     if errors:
         raise ConfigError(problems=soft + [p for e in errors for p in e.problems])
-    return _build(documents, soft)
+    return _build(documents, soft, limits)
 
 
-def loads(text: str, name: str = "<string>") -> Config:
+def loads(text: str, name: str = "<string>", limits: Limits = DEFAULT_LIMITS) -> Config:
     """Load a config from YAML text (for tests, notebooks and docs)."""
     soft: list[Problem] = []
-    return _build([(name, parse_yaml(text, name, soft))], soft)
+    return _build([(name, parse_yaml(text, name, soft))], soft, limits)
 
 
-def _build(documents: list[tuple[str, Any]], soft: list[Problem]) -> Config:
+def _build(documents: list[tuple[str, Any]], soft: list[Problem], limits: Limits = DEFAULT_LIMITS) -> Config:
     root = SourceMap(loc=None)
     problems = list(soft)
     for file, document in documents:
         if not isinstance(document, SourceMap):
             raise ConfigError("a config file must be a mapping of top-level names", location=Location(file, 1, 1))
-        problems.extend(schema.problems("config.schema.json", document, fallback=Location(file, 1, 1)))
+        problems.extend(_syntax_problems(document, Location(file, 1, 1)))
         for name, value in document.items():
             if name in root:
                 first = root.key_locs[name]
@@ -131,11 +132,17 @@ def _build(documents: list[tuple[str, Any]], soft: list[Problem]) -> Config:
                     ).problems[0]
                 )
                 continue
+            if "[" in name or "]" in name:
+                # Paths (`$ref: a.b[0]`, error paths) index lists with brackets.
+                problems.append(
+                    Problem(f"top-level name {name!r} may not contain '[' or ']'", document.key_locs.get(name), None)
+                )
+                continue
             root.set(name, value, document.child_loc(name), document.key_locs.get(name))
     # Directive-syntax problems do not stop resolution: every other problem
     # is reported in the same run (the same problem found twice is shown once).
     try:
-        config = _Builder(root).build([f for f, _ in documents])
+        config = _Builder(root, limits).build([f for f, _ in documents])
     except ConfigError as exc:
         raise ConfigError(problems=problems + exc.problems) from None
     if problems:
@@ -143,10 +150,41 @@ def _build(documents: list[tuple[str, Any]], soft: list[Problem]) -> Config:
     return config
 
 
+def _syntax_problems(document: SourceMap, fallback: Location) -> list[Problem]:
+    """Directive syntax (config.schema.json), checked only where it can fail.
+
+    The raw-file schema constrains keys that start with '$' (or are empty) and
+    what they hold; a subtree without such keys is valid by construction. So
+    only mappings holding one are validated, each with the schema's ``value``
+    definition at its own path: a 1M-item list of numbers costs one walk, not
+    a million jsonschema descents.
+    """
+    found = []
+    for key in document:  # the schema's propertyNames, without a jsonschema descent per name
+        if not key or key.startswith("$"):
+            message = "empty key: give it a name" if not key else (
+                f"'{key}' is not a directive here: a top-level name may not start with '$'"
+            )
+            found.append(Problem(message, document.key_locs.get(key, fallback), key or None))
+    stack: list[tuple[Any, tuple]] = [(value, (key,)) for key, value in reversed(document.items())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, dict):
+            if any(not key or key.startswith("$") for key in node):
+                found += schema.problems(
+                    "config.schema.json", node, base_path=path, fallback=fallback, pointer="/$defs/value"
+                )
+                continue
+            stack.extend((value, path + (key,)) for key, value in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((value, path + (i,)) for i, value in reversed(list(enumerate(node))))
+    return found
+
+
 class _Builder:
-    def __init__(self, root: SourceMap) -> None:
+    def __init__(self, root: SourceMap, limits: Limits = DEFAULT_LIMITS) -> None:
         self.root = root
-        self.resolver = Resolver(root)
+        self.resolver = Resolver(root, limits)
         self._active: list[tuple] = []
 
     def build(self, files: list[str]) -> Config:
@@ -202,6 +240,8 @@ class _Builder:
     def classify(self, raw: Any, path: tuple, name: str) -> tuple[str, list[Any]]:
         """("algorithm"|"dataset"|"experiment", members) or ("value", variants)."""
         where = format_path(path)
+        if isinstance(raw, SourceList) and not any(isinstance(item, (dict, list)) for item in raw):
+            return "value", self.resolver.variants_at(path, raw, raw.loc, where)  # scalars only: no nodes inside
         if isinstance(raw, SourceList):
             parts, errors = [], []
             for i, item in enumerate(raw):  # every item's problems, not only the first's

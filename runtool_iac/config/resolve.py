@@ -18,13 +18,15 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from runtool_iac import expressions
-from runtool_iac.config.source import SourceList, SourceMap, child_loc, loc_of
+from runtool_iac.config.source import SourceList, SourceMap, child_loc, loc_of, location_at
 from runtool_iac.errors import ConfigError, Location, Problem, did_you_mean
+from runtool_iac.limits import DEFAULT_LIMITS, Limits
 
 DIRECTIVES = ("$from", "$ref", "$each", "$eval", "$job_name", "$sagemaker")
 STRUCTURAL = ("$from", "$ref", "$each", "$eval")
@@ -132,19 +134,41 @@ def merge(base: Any, over: Any) -> Any:
     return out
 
 
-def _product(options: list[list[Any]]) -> Iterable[tuple]:
-    return itertools.product(*options)
-
-
 class Resolver:
     """Resolves values of one loaded config (the merged top level of all files)."""
 
-    def __init__(self, root: SourceMap) -> None:
+    def __init__(self, root: SourceMap, limits: Limits = DEFAULT_LIMITS) -> None:
         self.root = root
+        self.limits = limits
+        self.budget = expressions.TimeBudget(limits.eval_seconds)
+        self._expanded = 0
         self._cache: dict[tuple, list[Any]] = {}
         self._active: list[tuple] = []
         self._compiled: dict[str, expressions.Expression] = {}
         self.problems: list[Problem] = []
+
+    def _reserve(self, count: int, path: tuple, loc: Location | None) -> None:
+        """Refuse, before building them, more variants than the limits allow."""
+        where = format_path(path) or "<top level>"
+        if count > self.limits.variants_per_node:
+            raise ConfigError(
+                f"this node has {count:,} variants; at most {self.limits.variants_per_node:,} per node "
+                f"({Limits.hint('variants_per_node')})",
+                location=loc,
+                path=format_path(path),
+            )
+        self._expanded += count
+        if self._expanded > self.limits.variants_total:
+            raise ConfigError(
+                f"the config expands to more than {self.limits.variants_total:,} variants in all "
+                f"(reached at '{where}'; {Limits.hint('variants_total')})",
+                location=loc,
+                path=format_path(path),
+            )
+
+    def _product(self, options: list[list[Any]], path: tuple, loc: Location | None) -> Iterable[tuple]:
+        self._reserve(math.prod(len(option) for option in options), path, loc)
+        return itertools.product(*options)
 
     # ------------------------------------------------------------------ paths
 
@@ -245,7 +269,11 @@ class Resolver:
         if isinstance(node, SourceList):
             return self._list_variants(node, path)
         if node == NONE_ALTERNATIVE:
-            raise ConfigError("'$None' is only meaningful as an alternative of $each", path=format_path(path))
+            raise ConfigError(
+                "'$None' is only meaningful as an alternative of $each",
+                location=location_at(self.root, path),
+                path=format_path(path),
+            )
         return [node]
 
     def _children(self, items: Iterable[tuple[Any, Any]], path: tuple) -> list[list[Any]]:
@@ -272,7 +300,7 @@ class Resolver:
         if all(len(o) == 1 and o[0] is item for o, item in zip(options, node)):
             return [node]
         out = []
-        for combo in _product(options):
+        for combo in self._product(options, path, node.loc):
             copy = SourceList(combo, loc=node.loc)
             copy.item_locs = list(node.item_locs)
             out.append(copy)
@@ -340,6 +368,8 @@ class Resolver:
                 )
         own = _without(node, "$from")
         owns = self._map_variants(own, path)
+        if len(bases) * len(owns) > 1:
+            self._reserve(len(bases) * len(owns), path, node.loc)
         return [merge(base, mine) for base in bases for mine in owns]
 
     def _each(self, node: SourceMap, path: tuple) -> list[Any]:
@@ -363,6 +393,7 @@ class Resolver:
                         path=where,
                     )
                 options.append(variant)
+        self._reserve(len(rests) * len(options), path, node.loc)
         out: list[Any] = []
         for base in rests:
             for option in options:
@@ -380,7 +411,7 @@ class Resolver:
         if all(len(o) == 1 and o[0] is node[k] for o, k in zip(options, keys)):
             return [node]
         out = []
-        for combo in _product(options):
+        for combo in self._product(options, path, node.loc):
             copy = SourceMap(loc=node.loc)
             for key, value in zip(keys, combo):
                 if value is not OMIT:
@@ -420,13 +451,13 @@ class Resolver:
         except expressions.ExpressionError as exc:
             raise ConfigError(f"$eval: {exc}", location=loc, path=where) from None
         out = []
-        for combo in _product(options):
+        for combo in self._product(options, path, loc):
             bindings = dict(zip(names, combo))
             if expr.uses_trial or expr.uses_uid:
                 out.append(Deferred(expr.source, tree, bindings, loc, where))
                 continue
             try:
-                out.append(expressions.evaluate(tree, bindings, settle=_refuse_deferred))
+                out.append(expressions.evaluate(tree, bindings, settle=_refuse_deferred, budget=self.budget))
             except expressions.ExpressionError as exc:
                 raise ConfigError(f"$eval '{expr.source}': {exc}", location=loc, path=where) from None
         return out

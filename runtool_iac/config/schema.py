@@ -49,11 +49,26 @@ def _registry() -> Registry:
     return Registry().with_resources(resources)
 
 
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict) -> Any:
+    import jsonschema
+
+    if validator.is_type(instance, "string") and not schema_check.ecma_pattern(pattern).search(instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.cache
+def _validator_class() -> type:
+    """Draft 2020-12 with ECMA-262's end of text for ``pattern`` (as the JSON Schema spec says)."""
+    import jsonschema
+
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _pattern})
+
+
 @functools.cache
 def validator(name: str) -> jsonschema.Draft202012Validator:
     import jsonschema
 
-    return jsonschema.Draft202012Validator(
+    return _validator_class()(
         load_schema(name),
         registry=_registry(),
         format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER,
@@ -149,10 +164,18 @@ def _message(error: jsonschema.ValidationError) -> str:
         extra = [k for k in instance if k not in allowed and k.startswith("$") and not k.startswith("$sagemaker.")]
         if extra:
             return f"unknown directive '{extra[0]}'{did_you_mean(extra[0], DIRECTIVES)}"
+        if "" in instance and "" not in allowed:
+            return "empty key: give it a name"
     if keyword == "enum":
         options = error.validator_value
+        if all(isinstance(o, int) for o in options):
+            return f"expected one of {', '.join(map(str, options))}; got {instance!r}"
         if len(options) > 8:
             return f"unknown value {instance!r}{did_you_mean(str(instance), [str(o) for o in options])}"
+    if keyword == "pattern" and instance == "" and error.schema.get("pattern") == "^[^$]":
+        return "empty key: give it a name"
+    if keyword == "minLength" and instance == "":
+        return "empty key: give it a name"
     if keyword == "pattern" and error.schema.get("pattern") == "^[^$]":
         return f"'{instance}' starts with '$' but is not a directive{did_you_mean(str(instance), DIRECTIVES)}"
     if keyword == "not" and error.validator_value == {"pattern": "^aws:"}:
@@ -191,27 +214,30 @@ def problems(
     base_path: tuple = (),
     fallback: Location | None = None,
     skip: type | None = None,
+    pointer: str = "",
 ) -> list[Problem]:
     """All schema problems of ``instance``, located through its Source containers.
 
     Errors about values of type ``skip`` (not-yet-evaluated trial ``$eval``s)
     are ignored here: those values are validated once evaluated, at plan time.
+    ``pointer`` validates against a part of the schema (``#/$defs/value``).
     """
     check = quick_check(schema_name, "", skip)
     if check is not None and check(instance):
         return []
     out: list[Problem] = []
-    for error in validator(schema_name).iter_errors(instance):
+    checker = _sub_validator(schema_name, pointer) if pointer else validator(schema_name)
+    for error in checker.iter_errors(instance):
         if skip is not None and _touches(error, skip):
             continue
-        if error.validator == "enum" and not isinstance(error.instance, str):
+        if error.validator == "enum" and not isinstance(error.instance, str) and not _of_type(error):
             continue  # the type error at the same place says it better
         path = tuple(error.absolute_path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             # Point at the offending key, as the resolver does for unknown directives.
             extra = [
                 k for k in error.instance
-                if k not in error.schema.get("properties", {}) and k.startswith("$") and not k.startswith("$sagemaker.")
+                if k not in error.schema.get("properties", {}) and (k.startswith("$") or not k) and not k.startswith("$sagemaker.")
             ]
             key_locs = getattr(error.instance, "key_locs", {})
             loc = key_locs.get(extra[0]) if extra else None
@@ -227,6 +253,18 @@ def problems(
             continue
         out.append(Problem(_message(error), location_at(instance, path, fallback) or loc_of(instance), format_path(base_path + path)))
     return out
+
+
+def _of_type(error: jsonschema.ValidationError) -> bool:
+    """Whether the instance has the type its schema asks for (so no type error is reported)."""
+    expected = error.schema.get("type")
+    if expected is None:
+        return True
+    import jsonschema
+
+    types = expected if isinstance(expected, list) else [expected]
+    checker = jsonschema.Draft202012Validator.TYPE_CHECKER
+    return any(checker.is_type(error.instance, t) for t in types)
 
 
 def _at(root: Any, path: tuple) -> Any:

@@ -6,7 +6,7 @@ configs are the common case, and for them a yes is all we need; only when
 this check says no does ``schema.problems`` import jsonschema to produce the
 located messages. The check is exact for the keywords it knows (the subset of
 Draft 2020-12 our schemas use, with jsonschema's type and equality rules,
-and ``pattern`` as a search, as jsonschema does); a schema with any other
+and ``pattern`` as a search with ECMA-262's end of text, as schema.validator does); a schema with any other
 keyword compiles to None and is always checked by jsonschema.
 tests/test_schema_check.py holds it to jsonschema's answers.
 """
@@ -150,8 +150,18 @@ def _const(c: Compiler, name: str, s: dict) -> Check:
     return lambda value: equal(expected, value)
 
 
+@functools.cache
+def ecma_pattern(pattern: str) -> re.Pattern:
+    """A schema ``pattern`` with ECMA-262's meaning of a final ``$`` (the end of the
+    text, as JSON Schema specifies), which Python's ``$`` is not: it also matches
+    before a final newline, so ``'name\\n'`` would pass ``^[a-z]+$``."""
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
+    return re.compile(pattern)
+
+
 def _pattern(c: Compiler, name: str, s: dict) -> Check:
-    search = re.compile(s["pattern"]).search
+    search = ecma_pattern(s["pattern"]).search
     return lambda value: not isinstance(value, str) or search(value) is not None
 
 

@@ -11,15 +11,19 @@ a ``RecursionError`` or an out-of-memory kill.
 from __future__ import annotations
 
 import datetime
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from runtool_iac.errors import ConfigError, Location, Problem
+from runtool_iac.errors import ConfigError, Location, Problem, utf8_problem
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 1_000_000
+# Values built again through `*alias` (beyond the document's own nodes).
+MAX_ALIAS_EXPANSION = 100_000
 MAX_DEPTH = 100
 
 
@@ -102,9 +106,23 @@ def location_at(root: Any, path: tuple, fallback: Location | None = None) -> Loc
 # libyaml's parser (when PyYAML was built with it) is ~5x faster and keeps marks.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+_TAG = "tag:yaml.org,2002:"
+_COLLECTION_TAGS = (_TAG + "map", _TAG + "seq")
+_KINDS = {
+    _TAG + "bool": "true/false value",
+    _TAG + "int": "integer",
+    _TAG + "float": "number",
+    _TAG + "timestamp": "date or time",
+    _TAG + "null": "null",
+}
 
-def _mark(file: str, node: yaml.Node) -> Location:
-    return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 class _Builder:
@@ -112,73 +130,123 @@ class _Builder:
         self.file = file
         self.loader = loader
         self.count = 0
+        self.seen: set[int] = set()
+        self.expanding = 0
+        self.expanded = 0
         self.problems: list[Problem] = []
 
-    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+    def loc(self, node: yaml.Node) -> Location:
+        mark = node.start_mark
+        return Location(self.file, mark.line + 1, mark.column + 1)
+
+    def build(self, node: yaml.Node, loc: Location, depth: int = 0) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
-            raise ConfigError(
-                f"document expands to more than {MAX_NODES:,} values "
-                "(is it a YAML alias bomb?)",
-                location=_mark(self.file, node),
-            )
+            raise ConfigError(f"document has more than {MAX_NODES:,} values", location=loc)
+        if self.expanding:
+            self.expanded += 1
+            if self.expanded > MAX_ALIAS_EXPANSION:
+                raise ConfigError(
+                    f"YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} copied values "
+                    "(is it a YAML alias bomb?)",
+                    location=loc,
+                )
         if depth > MAX_DEPTH:
-            raise ConfigError(
-                f"values are nested more than {MAX_DEPTH} levels deep",
-                location=_mark(self.file, node),
-            )
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, depth)
-        if isinstance(node, yaml.SequenceNode):
-            out = SourceList(loc=_mark(self.file, node))
-            for item in node.value:
-                out.add(self.build(item, depth + 1), _mark(self.file, item))
-            return out
-        return self._scalar(node)
-
-    def _scalar(self, node: yaml.Node) -> Any:
+            raise ConfigError(f"values are nested more than {MAX_DEPTH} levels deep", location=loc)
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, loc)
+        if node.tag not in _COLLECTION_TAGS:
+            raise ConfigError(f"YAML tag {_short_tag(node.tag)} is not supported here", location=loc)
+        # The same node object again is a use of an alias (&anchor ... *anchor).
+        again = id(node) in self.seen
+        self.seen.add(id(node))
+        self.expanding += again
         try:
-            value = self.loader.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise ConfigError(_yaml_message(exc), location=_mark(self.file, node)) from None
-        if isinstance(value, (datetime.date, datetime.datetime)):
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, loc, depth)
+            out = SourceList(loc=loc)
+            for item in node.value:
+                item_loc = self.loc(item)
+                out.add(self.build(item, item_loc, depth + 1), item_loc)
+            return out
+        finally:
+            self.expanding -= again
+
+    def _scalar(self, node: yaml.ScalarNode, loc: Location) -> Any:
+        tag = node.tag
+        if tag == _TAG + "str":
+            value: Any = node.value
+        else:
+            try:
+                # The tag's constructor directly: construct_object's bookkeeping
+                # (anchors, recursion) is for collections, which we build ourselves.
+                if tag in _KINDS:
+                    value = self.loader.yaml_constructors[tag](self.loader, node)
+                else:
+                    value = self.loader.construct_object(node, deep=True)
+            except yaml.YAMLError as exc:
+                raise ConfigError(_yaml_message(exc), location=loc) from None
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError) as exc:
+                # PyYAML's constructors raise what int(), date() or a dict lookup raise
+                raise ConfigError(_scalar_message(tag, node.value, exc), location=loc) from None
+        if isinstance(value, str):
+            problem = utf8_problem(value)
+            if problem:
+                raise ConfigError(f"text {problem}", location=loc)
+        elif isinstance(value, (datetime.date, datetime.datetime)):
             return value.isoformat()
-        if isinstance(value, bytes):
-            raise ConfigError("binary values are not supported", location=_mark(self.file, node))
+        elif isinstance(value, bytes):
+            raise ConfigError("binary values are not supported", location=loc)
         return value
 
-    def _key(self, node: yaml.Node) -> str:
+    def _key(self, node: yaml.Node, loc: Location) -> str:
         if not isinstance(node, yaml.ScalarNode):
-            raise ConfigError("mapping keys must be plain strings", location=_mark(self.file, node))
+            raise ConfigError("mapping keys must be plain strings", location=loc)
         # The raw text, so `on:`/`1:` stay the strings the user wrote.
-        return str(node.value)
+        key = str(node.value)
+        problem = utf8_problem(key)
+        if problem:
+            raise ConfigError(f"key {problem}", location=loc)
+        return key
 
-    def _mapping(self, node: yaml.MappingNode, depth: int) -> SourceMap:
-        out = SourceMap(loc=_mark(self.file, node))
+    def _mapping(self, node: yaml.MappingNode, loc: Location, depth: int) -> SourceMap:
+        out = SourceMap(loc=loc)
         merges: list[yaml.Node] = []
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == _TAG + "merge":
                 merges.append(value_node)
                 continue
-            key = self._key(key_node)
+            key_loc = self.loc(key_node)
+            key = self._key(key_node, key_loc)
             if key in out:
                 first = out.key_locs[key]
                 # Keep reading: every duplicate in the file is reported at once.
-                self.problems.append(
-                    Problem(f"duplicate key '{key}' (first defined at line {first.line})", _mark(self.file, key_node))
-                )
+                self.problems.append(Problem(f"duplicate key '{key}' (first defined at line {first.line})", key_loc))
                 continue
-            out.set(key, self.build(value_node, depth + 1), _mark(self.file, value_node), _mark(self.file, key_node))
+            value_loc = self.loc(value_node)
+            out.set(key, self.build(value_node, value_loc, depth + 1), value_loc, key_loc)
         for merge in merges:  # YAML merge keys: explicit keys win
             sources = merge.value if isinstance(merge, yaml.SequenceNode) else [merge]
             for source in sources:
-                built = self.build(source, depth + 1)
+                source_loc = self.loc(source)
+                built = self.build(source, source_loc, depth + 1)
                 if not isinstance(built, SourceMap):
-                    raise ConfigError("'<<' merges only mappings", location=_mark(self.file, source))
+                    raise ConfigError("'<<' merges only mappings", location=source_loc)
                 for key, value in built.items():
                     if key not in out:
                         out.set(key, value, built.child_loc(key), built.key_locs.get(key))
         return out
+
+
+def _scalar_message(tag: str, text: str, exc: Exception) -> str:
+    kind = _KINDS.get(tag, f"{_short_tag(tag)} value")
+    if tag == _TAG + "int" and "digits" in str(exc):
+        digits = sum(c.isdigit() for c in text)
+        return f"integer with {digits:,} digits: at most 4,300 are supported (quote it to keep it as text)"
+    if tag == _TAG + "bool":
+        return f"invalid {kind} {_shown(text)}: expected true/false, yes/no or on/off"
+    reason = f" ({exc})" if isinstance(exc, ValueError) and str(exc) and "literal" not in str(exc) else ""
+    return f"invalid {kind} {_shown(text)}{reason}; quote it to keep it as text"
 
 
 def _yaml_message(exc: yaml.YAMLError) -> str:
@@ -188,6 +256,19 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
     return f"invalid YAML: {text}"
 
 
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> ConfigError:
+    """A character the YAML reader refuses, at its line and column (libyaml gives a byte offset)."""
+    position = exc.position
+    if isinstance(exc.character, int) and not text.isascii():
+        position = len(text.encode("utf-8", "surrogatepass")[:position].decode("utf-8", "ignore"))
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+    return ConfigError(
+        f"invalid YAML: unacceptable character {what}: {exc.reason}", location=Location(file, line, column)
+    )
+
+
 def parse_yaml(text: str, file: str, soft: list[Problem] | None = None) -> Any:
     """Parse one YAML document into Source containers; errors carry the position.
 
@@ -195,20 +276,28 @@ def parse_yaml(text: str, file: str, soft: list[Problem] | None = None) -> Any:
     appended to ``soft`` when given, so the caller can report them together
     with everything else; otherwise they are raised.
     """
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+    if len(text) > MAX_FILE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ConfigError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", location=Location(file, 1, 1))
-    loader = _Loader(text)
+    problem = utf8_problem(text)
+    if problem:
+        index = next(i for i, c in enumerate(text) if "\ud800" <= c <= "\udfff")
+        line = text.count("\n", 0, index) + 1
+        raise ConfigError(f"file {problem}", location=Location(file, line, index - text.rfind("\n", 0, index)))
+    loader = None
     try:
+        loader = _Loader(text)
         node = loader.get_single_node()
         if node is None:
             return SourceMap(loc=Location(file, 1, 1))
         builder = _Builder(file, loader)
-        built = builder.build(node)
+        built = builder.build(node, builder.loc(node))
         if builder.problems:
             if soft is None:
                 raise ConfigError(problems=builder.problems)
             soft.extend(builder.problems)
         return built
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, file) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file, 1, 1)
@@ -220,24 +309,57 @@ def parse_yaml(text: str, file: str, soft: list[Problem] | None = None) -> Any:
             f"values are nested more than {MAX_DEPTH} levels deep", location=Location(file, 1, 1)
         ) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+_SPECIAL_FILES = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_text_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most ``limit`` bytes.
+
+    Opened without blocking and checked with fstat before reading: a FIFO
+    would block forever on open, ``/dev/zero`` never ends, and ``st_size`` of
+    a device says 0 - so special files are refused, and at most ``limit`` + 1
+    bytes are ever read (a file growing while read is still refused).
+    """
+    name = str(path)
+    location = Location(name, 1, 1)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise ConfigError("file not found", location=location) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a file", location=location) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror}", location=location) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        for test, what in _SPECIAL_FILES:
+            if test(mode):
+                raise ConfigError(f"is {what}, not a regular file", location=location)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror}", location=location) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ConfigError(f"file is larger than {limit // (1024 * 1024)} MiB", location=location)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[data.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "ignore")) + 1
+        raise ConfigError(f"file is not UTF-8 text ({exc.reason})", location=Location(name, line, column)) from None
 
 
 def read_yaml_file(path: str | Path, soft: list[Problem] | None = None) -> Any:
-    path = Path(path)
-    name = str(path)
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        raise ConfigError("file not found", location=Location(name, 1, 1)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror}", location=Location(name, 1, 1)) from None
-    if size > MAX_FILE_BYTES:
-        raise ConfigError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", location=Location(name, 1, 1))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"file is not UTF-8 text ({exc.reason})", location=Location(name, 1, 1)) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror}", location=Location(name, 1, 1)) from None
-    return parse_yaml(text, name, soft)
+    return parse_yaml(read_text_file(path), str(path), soft)

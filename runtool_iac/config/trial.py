@@ -90,10 +90,12 @@ class TrialResolver:
         uid: str | None = None,
         shared: SharedEvaluations | None = None,
         static: dict[str, Any] | None = None,
+        budget: expressions.TimeBudget | None = None,
     ) -> None:
         """``static`` names the sides (by kind) without ``$eval``s, each by an object that
         identifies it in ``shared`` (its Member)."""
         self.algorithm = algorithm
+        self.budget = budget
         self.dataset = dataset
         self.uid = uid or trial_uid(canonical(algorithm), canonical(dataset))
         self._view = expressions.TrialView(algorithm, dataset)
@@ -127,7 +129,7 @@ class TrialResolver:
             names[expressions.TRIAL_NAME] = self._view
             names[expressions.UID_NAME] = self.uid
             try:
-                result = expressions.evaluate(value.tree, names, settle=self.settle)
+                result = expressions.evaluate(value.tree, names, settle=self.settle, budget=self.budget)
             except expressions.ExpressionError as exc:
                 raise ConfigError(f"$eval '{value.source}': {exc}", location=value.loc, path=value.path) from None
         finally:

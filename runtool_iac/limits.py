@@ -1,0 +1,27 @@
+"""Caps that keep one config from expanding or computing without bound.
+
+A few bytes of YAML can describe billions of variants (17 two-valued
+``$each`` axes are 131,072), so sizes are checked *before* expanding, and
+every ``$eval`` of one load (or one plan) shares one time budget. The
+defaults fit the largest plans we benchmark (100,000 jobs); a project raises
+them in ``runtool.yml`` under ``limits:``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    variants_per_node: int = 10_000
+    variants_total: int = 100_000
+    jobs_per_plan: int = 100_000
+    eval_seconds: float = 10.0
+
+    @staticmethod
+    def hint(setting: str) -> str:
+        return f"raise limits.{setting} in runtool.yml if this is intended"
+
+
+DEFAULT_LIMITS = Limits()
