@@ -380,6 +380,37 @@ def test_a_very_long_log_line_is_logged_whole_and_shown_shortened(tmp_path):
     assert [len(line) for line in log] == [3_000_010, 5]
 
 
+def test_a_full_disk_while_jobs_end_does_not_stop_the_run_and_the_final_write_retries(tmp_path, monkeypatch):
+    import errno
+
+    written = []
+    real = results.write_result_files
+
+    def full_disk_sometimes(folder, entries, generation=0):
+        written.append(generation)
+        if generation not in (0, 1):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(folder, entries, generation)
+
+    monkeypatch.setattr(results, "write_result_files", full_disk_sometimes)
+    found = run(tmp_path, ["quick", "fail"], max_parallel=1)
+    assert sorted(r.status for r in found.values()) == ["Completed", "Failed"]
+    assert written == [1, 2, 3, 0]
+
+
+def test_a_failing_final_write_is_a_local_mode_error(tmp_path, monkeypatch):
+    real = results.write_result_files
+
+    def full_disk_at_the_end(folder, entries, generation=0):
+        if generation == 0:
+            raise OSError(28, "No space left on device")
+        return real(folder, entries, generation)
+
+    monkeypatch.setattr(results, "write_result_files", full_disk_at_the_end)
+    with pytest.raises(LocalModeError, match="cannot write results into .*: No space left on device; the job folders are kept"):
+        run(tmp_path, ["quick"])
+
+
 # ------------------------------------------------------------------ CLI
 
 

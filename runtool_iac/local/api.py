@@ -116,23 +116,31 @@ def _image(job: Job) -> str:
 class ResultJournal:
     """The run's result files, rewritten (one consistent generation at a time) as each job ends."""
 
-    def __init__(self, folder: Path, jobs: list[Job]) -> None:
+    def __init__(self, folder: Path, jobs: list[Job], sink: LogSink) -> None:
         self.folder = folder
         self._jobs = jobs
+        self._sink = sink
         self._entries = {job.name: report.pending_entry(job) for job in jobs}
         self._generation = 1
         self._write(self._generation)
 
     def record(self, job: LocalJob, outcome: Outcome) -> None:
+        """A failed write (a full disk) must not stop the jobs: the next one, or ``finish``, tries again."""
         self._entries[job.name] = report.entry(job.job, outcome)
         self._generation += 1
-        self._write(self._generation)
+        try:
+            self._write(self._generation)
+        except OSError as exc:
+            self._sink.write(f"warning: cannot write results into {self.folder} ({exc.strerror or exc}); will retry")
 
     def finish(self, outcomes: Mapping[str, Outcome]) -> None:
         """The final files, ``<KIND>_0.json``, in plan order."""
         for job in self._jobs:
             self._entries[job.name] = report.entry(job, outcomes[job.name])
-        self._write(0)
+        try:
+            self._write(0)
+        except OSError as exc:
+            raise LocalModeError(f"cannot write results into {self.folder}: {exc.strerror or exc}; the job folders are kept") from None
 
     def _write(self, generation: int) -> None:
         results.write_result_files(self.folder, [self._entries[job.name] for job in self._jobs], generation)
@@ -184,7 +192,7 @@ def run_plan(plan: Plan, options: LocalOptions) -> LocalRun:
     sink = LogSink(options.stream)
     _create_folder(results_dir)
     try:
-        journal = ResultJournal(results_dir, plan.jobs)
+        journal = ResultJournal(results_dir, plan.jobs, sink)
     except OSError as exc:
         raise LocalModeError(f"cannot write results into {results_dir}: {exc.strerror or exc}; choose another --output-dir") from None
     sink.write(f"running {len(jobs)} job(s) of '{plan.experiment_name}', {options.max_parallel} at a time, in {jobs_dir}")
