@@ -18,6 +18,7 @@ import pytest
 from runtool_iac import results
 from runtool_iac.config import load_config
 from runtool_iac.local import LocalModeError, local_run
+from test_local_cancel import alive, wait_for
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads process states from /proc")
 
@@ -85,23 +86,6 @@ elif mode == "fail":
 """
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def project(tmp_path: Path, modes: list[str], extra_hps: dict | None = None, algo_extra: str = "",
             metrics: dict | None = None) -> Path:
     (tmp_path / "job.py").write_text(JOB_SCRIPT)
@@ -138,6 +122,20 @@ def cli(tmp_path: Path, *args: str, **popen) -> subprocess.Popen:
     command = [sys.executable, "-m", "runtool_iac", "local", str(tmp_path / "config.yml"), "-e", "algo * ds",
                "--output-dir", str(tmp_path / "out"), *args]
     return subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen)
+
+
+def interrupt(proc: subprocess.Popen, ready) -> tuple[str, str, int, float]:
+    """Ctrl-C once ``ready()``: stdout, stderr, exit code, and seconds from the signal to the exit."""
+    try:
+        assert wait_for(ready, 30), "the run never reached the point to interrupt"
+        time.sleep(0.3)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=20)
+        return stdout, stderr, proc.returncode, time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def pids_in(folder: Path, suffix: str) -> list[int]:
@@ -280,18 +278,8 @@ def test_a_regex_neither_engine_compiles_is_a_clear_error():
 
 def test_ctrl_c_stops_a_run_within_two_seconds_even_while_scraping_a_hostile_regex(tmp_path):
     project(tmp_path, ["catastrophic_sleep"], metrics={"slow": "(a|aa)+$"})
-    proc = cli(tmp_path)
-    try:
-        assert wait_for(lambda: pids_in(tmp_path / "pids", "job"), 30)
-        time.sleep(0.3)
-        started = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=20)
-        elapsed = time.monotonic() - started
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
+    stdout, stderr, code, elapsed = interrupt(cli(tmp_path), lambda: pids_in(tmp_path / "pids", "job"))
+    assert code == 130, stderr
     assert elapsed < 2.0, elapsed
     assert "Traceback" not in stderr
     assert not [p for p in pids_in(tmp_path / "pids", "job") if alive(p)]
@@ -357,17 +345,8 @@ def test_packaging_is_bounded_by_max_runtime(tmp_path):
 
 def test_ctrl_c_during_packaging_stops_within_two_seconds(tmp_path):
     project(tmp_path, ["big_model"], extra_hps={"model_bytes": 64 << 30})
-    proc = cli(tmp_path)
-    try:
-        assert wait_for(lambda: list((tmp_path / "out").glob("experiment/*/*/model.tar.gz.partial")), 30)
-        started = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=20)
-        elapsed = time.monotonic() - started
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, stderr
+    stdout, stderr, code, elapsed = interrupt(cli(tmp_path), lambda: list((tmp_path / "out").glob("experiment/*/*/model.tar.gz.partial")))
+    assert code == 130, stderr
     assert elapsed < 2.0, elapsed
     assert "1 jobs (Stopped: 1)" in stdout
 
