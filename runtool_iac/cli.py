@@ -71,6 +71,7 @@ LAZY_COMMANDS = {
     "status": "runtool_iac.commands.runner:status_command",
     "stop": "runtool_iac.commands.runner:stop_command",
     "redrive": "runtool_iac.commands.runner:redrive_command",
+    "rerun": "runtool_iac.commands.runner:rerun_command",
     "results": "runtool_iac.commands.runner:results_command",
     "list": "runtool_iac.commands.runner:list_command",
     "synth": "runtool_iac.commands.synth:synth_command",

@@ -138,6 +138,32 @@ class Client:
         self.last_started = runner.start_plan(planned, name=execution_name)
         return self.last_started.job_names
 
+    def rerun(self, execution: str, wait: bool = False, poll_seconds: float = 10.0) -> list[str]:
+        """Start a new execution over exactly the jobs ``execution`` (ARN or name) did not
+        complete — failed, stopped, aborted, never started — with new job names; returns
+        their names ([] when every job completed). ``wait``: block until it ends.
+
+        Works whatever the execution's terminal state, SUCCEEDED with tolerated
+        failures included (AWS redrives only FAILED, ABORTED and TIMED_OUT ones).
+        An execution of a declared experiment is re-planned from runtool.yml.
+        """
+        from runtool_iac.runner import Runner, experiment_of
+
+        runner = Runner(self._stack_name(), session=self.session)
+
+        def declared(runs: int | None) -> Plan:
+            from runtool_iac.project import load_project
+
+            return load_project().plan(experiment_of(runner.deployment(), runner.resolve(execution)), runs=runs)
+
+        started = runner.rerun(execution, plan_for_runs=declared)
+        self.last_started = started
+        if started is None:
+            return []
+        if wait:
+            runner.wait(started.execution_arn, poll_seconds=poll_seconds)
+        return started.job_names
+
     def local_run(
         self,
         experiment: Any,

@@ -22,6 +22,10 @@ PROJECT_FILE = "runtool.yml"
 DEFAULT_MAX_CONCURRENCY = 10
 DEFAULT_TOLERATED_FAILURE_PERCENTAGE = 0.0
 DEFAULT_LOG_RETENTION_DAYS = 90
+# A job that fails for lack of instance capacity ("CapacityError") is started again under a new
+# name, up to this many times, after waiting this long (doubling each time, at most an hour).
+DEFAULT_CAPACITY_RETRIES = 4
+DEFAULT_CAPACITY_RETRY_SECONDS = 300
 JOB_PREFIX_MAX = 12
 
 
@@ -38,6 +42,8 @@ class Settings:
     notification_email: str | None = None
     notification_topic_arn: str | None = None
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    capacity_retries: int = DEFAULT_CAPACITY_RETRIES
+    capacity_retry_seconds: int = DEFAULT_CAPACITY_RETRY_SECONDS
 
     @property
     def create_role(self) -> bool:
@@ -59,6 +65,8 @@ class ExperimentSpec:
     tags: dict[str, str]
     description: str = ""
     location: Location | None = None
+    capacity_retries: int = DEFAULT_CAPACITY_RETRIES
+    capacity_retry_seconds: int = DEFAULT_CAPACITY_RETRY_SECONDS
 
     def concurrency_for(self, instance_type: str) -> int:
         return self.instance_limits.get(instance_type, self.max_concurrency)
@@ -181,6 +189,8 @@ def load_project(path: str | Path | None = None) -> Project:
         notification_email=defaults.get("notification_email"),
         notification_topic_arn=defaults.get("notification_topic_arn"),
         log_retention_days=defaults.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS),
+        capacity_retries=defaults.get("capacity_retries", DEFAULT_CAPACITY_RETRIES),
+        capacity_retry_seconds=defaults.get("capacity_retry_seconds", DEFAULT_CAPACITY_RETRY_SECONDS),
     )
     experiments = {}
     for exp_name, spec in raw["experiments"].items():
@@ -194,6 +204,8 @@ def load_project(path: str | Path | None = None) -> Project:
             tags={**settings.tags, **{str(k): str(v) for k, v in (spec.get("tags") or {}).items()}},
             description=spec.get("description", ""),
             location=spec.child_loc("experiment"),
+            capacity_retries=spec.get("capacity_retries", settings.capacity_retries),
+            capacity_retry_seconds=spec.get("capacity_retry_seconds", settings.capacity_retry_seconds),
         )
     local_raw = raw.get("local") or {}
     local = LocalSettings(

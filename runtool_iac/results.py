@@ -9,9 +9,20 @@ with the item ``Input`` and the ``Output`` (succeeded) or ``Error``/``Cause``
 
 What the state machine puts in them (see constructs/experiment.py):
 - ``Output``: ``{"job": <manifest job>, "result": <trimmed DescribeTrainingJob>}``
-- ``Cause`` of a failed item: ``{"job": <manifest job>, "error": ..., "cause": ...}``
-  where ``cause`` is the task's own Cause (for a failed training job, the
-  DescribeTrainingJob JSON with ``FailureReason``).
+- a failed item: ``Error``/``Cause`` of the state it failed in. A job that SageMaker
+  ran and that failed is recorded first in ``<prefix>/failures/<job>.json``:
+  ``{"job", "training_job_name", "error", "cause", "redrive", "attempt"}``, ``cause``
+  being the .sync task's Cause (the DescribeTrainingJob JSON with ``FailureReason``);
+  the item then fails at a Choice (States.NoChoiceMatched) so that redrive can
+  restart it. Other failures (a create refused for good) carry SageMaker's error.
+  Local mode writes ``Cause`` as ``{"job", "error", "cause"}``; the .sync
+  integration's own shape (Cause = DescribeTrainingJob JSON) is read too.
+
+After redrives the ResultWriter keeps one folder per Map Run whose
+``manifest.json`` lists the successes of every attempt and the failures of the
+latest one only; older ``FAILED_n.json`` files stay, unlisted. So only the files a
+manifest lists are read, and each job of a cloud execution keeps one row, its
+latest attempt (``collect_latest``), keyed by ``planned_name`` (its name in the plan).
 """
 
 from __future__ import annotations
@@ -32,6 +43,8 @@ from typing import Any, Callable, Iterable
 from runtool_iac.render import text_table
 
 RESULT_KINDS = ("SUCCEEDED", "FAILED", "PENDING")
+FAILURES = "failures"  # <results prefix>/failures/<planned job name>.json (constructs/experiment.py)
+NOT_STARTED = "NotStarted"
 COLUMNS = (
     "job_name", "algorithm", "dataset", "run", "status", "duration_s", "billable_s", "failure_reason", "metrics",
 )
@@ -43,7 +56,7 @@ class JobResult:
     algorithm: str
     dataset: str
     run: int
-    status: str  # Completed | Failed | Stopped | Aborted | Pending
+    status: str  # Completed | Failed | Stopped | Aborted | Pending | NotStarted
     failure_reason: str = ""
     metrics: dict[str, float] = field(default_factory=dict)
     training_seconds: float | None = None
@@ -53,6 +66,7 @@ class JobResult:
     run_configuration_id: str = ""
     key: str = ""  # the job key (jobkey.py): equal keys computed the same thing
     execution: str = ""  # set when results of several executions are combined
+    planned_name: str = ""  # the job's name in the plan (no execution token, no attempt)
 
     def row(self) -> dict[str, Any]:
         return {
@@ -195,12 +209,13 @@ def _parse(kind: str, entry: dict) -> JobResult:
         instance_type=job.get("instance_type", ""),
         run_configuration_id=job.get("run_configuration_id", ""),
         key=_key(job, job_input),
+        planned_name=job.get("name", ""),
     )
     if kind == "SUCCEEDED":
         output = _loads(entry.get("Output")) or {}
         result = output.get("result", {}) if isinstance(output, dict) else {}
         base.job_name = result.get("TrainingJobName", base.job_name)
-        base.status = result.get("TrainingJobStatus", "Completed")
+        base.status = result.get("TrainingJobStatus") or "Completed"
         base.metrics = _metrics(result.get("FinalMetricDataList"))
         base.training_seconds = result.get("TrainingTimeInSeconds")
         base.billable_seconds = result.get("BillableTimeInSeconds")
@@ -208,21 +223,37 @@ def _parse(kind: str, entry: dict) -> JobResult:
         return base
     if kind == "PENDING":
         return base
-    cause = _loads(entry.get("Cause")) or {}
-    inner = _loads(cause.get("cause")) if isinstance(cause, dict) else cause
-    error = cause.get("error", entry.get("Error", "")) if isinstance(cause, dict) else entry.get("Error", "")
     base.status = "Aborted" if entry.get("Status") == "ABORTED" else "Failed"
-    if isinstance(inner, dict):
-        # A training job that ran and failed: SageMaker's description of it.
-        base.job_name = inner.get("TrainingJobName", base.job_name)
-        base.status = inner.get("TrainingJobStatus", base.status)
-        base.failure_reason = inner.get("FailureReason", "") or error
-        base.metrics = _metrics(inner.get("FinalMetricDataList"))
-        base.training_seconds = inner.get("TrainingTimeInSeconds")
-        base.billable_seconds = inner.get("BillableTimeInSeconds")
+    cause = _loads(entry.get("Cause")) or {}
+    if isinstance(cause, dict) and "job" in cause and "cause" in cause:  # {"job", "error", "cause"} (local mode)
+        apply_failure(base, cause.get("error") or entry.get("Error", ""), cause.get("cause"))
     else:
-        base.failure_reason = f"{error}: {inner}" if inner else error
+        apply_failure(base, entry.get("Error", ""), entry.get("Cause"))
     return base
+
+
+def apply_failure(row: JobResult, error: str, cause: Any) -> None:
+    """What a failure says: SageMaker's description of a job that ran (``cause`` is the
+    DescribeTrainingJob JSON: name, status, ``FailureReason``), or the error itself."""
+    inner = _loads(cause)
+    if isinstance(inner, dict) and ("TrainingJobStatus" in inner or "FailureReason" in inner):
+        row.job_name = inner.get("TrainingJobName", row.job_name)
+        row.status = inner.get("TrainingJobStatus", row.status)
+        row.failure_reason = inner.get("FailureReason", "") or error
+        row.metrics = _metrics(inner.get("FinalMetricDataList"))
+        row.training_seconds = inner.get("TrainingTimeInSeconds")
+        row.billable_seconds = inner.get("BillableTimeInSeconds")
+    else:
+        row.failure_reason = f"{error}: {inner}" if inner else error
+
+
+def apply_record(row: JobResult, record: Any) -> None:
+    """A ``failures/<job>.json`` record (the job's latest failure) onto its failed row."""
+    if not isinstance(record, dict):
+        return
+    if isinstance(record.get("training_job_name"), str):
+        row.job_name = record["training_job_name"]
+    apply_failure(row, str(record.get("error", "")), record.get("cause"))
 
 
 def _key(job: dict, job_input: Any) -> str:
@@ -304,6 +335,68 @@ def collect(
             except Unreadable as problem:
                 skipped.append(f"{problem} (listed in {location})")
     return sort_results(results)
+
+
+def failure_records(prefix: str, keys: Iterable[str]) -> dict[str, str]:
+    """Planned job name -> key of its ``failures/<job>.json`` record, among ``keys`` under ``prefix``."""
+    folder = f"{prefix}{FAILURES}/"
+    return {k[len(folder) : -len(".json")]: k for k in keys if k.startswith(folder) and k.endswith(".json")}
+
+
+def collect_latest(
+    manifests: Iterable[str],
+    fetch: Callable[[str], Any],
+    sibling: Callable[[str, str], str],
+    skipped: list[str],
+    records: dict[str, str] | None = None,
+) -> list[JobResult]:
+    """One row per job of one cloud execution, its latest attempt.
+
+    ``manifests`` oldest first (a Map Run started again after a failure writes a
+    new folder): a later manifest's row wins, and within one manifest a success
+    is final (redrive never reruns it). A failed row takes its job's failure
+    record from ``records`` (``failure_records``) when there is one.
+    """
+    latest: dict[str, JobResult] = {}
+    for location in manifests:
+        seen: dict[str, JobResult] = {}
+        for row in collect([location], fetch, sibling, skipped):
+            name = row.planned_name or row.job_name
+            if name not in seen or seen[name].status != "Completed":
+                seen[name] = row
+        latest.update(seen)
+    for name, row in latest.items():
+        if row.status not in ("Completed", "Pending") and name in (records or {}):
+            try:
+                apply_record(row, fetch(records[name]))
+            except Unreadable as problem:
+                skipped.append(str(problem))
+    return sort_results(list(latest.values()))
+
+
+def with_planned(rows: list[JobResult], planned: Iterable[dict]) -> list[JobResult]:
+    """``rows`` plus a NotStarted row for every planned manifest item with no result."""
+    have = {r.planned_name or r.job_name for r in rows}
+    extra = []
+    for item in planned:
+        job = item.get("job", {}) if isinstance(item, dict) else {}
+        name = job.get("name")
+        if isinstance(name, str) and name not in have:
+            extra.append(
+                JobResult(
+                    job_name=name,
+                    algorithm=job.get("algorithm", ""),
+                    dataset=job.get("dataset", ""),
+                    run=int(job.get("run", 0)),
+                    status=NOT_STARTED,
+                    instance_type=job.get("instance_type", ""),
+                    run_configuration_id=job.get("run_configuration_id", ""),
+                    key=_key(job, item),
+                    planned_name=name,
+                )
+            )
+            have.add(name)
+    return sort_results(rows + extra)
 
 
 def _result_refs(manifest: Any, location: str, skipped: list[str]) -> list[tuple[str, str]]:

@@ -1,4 +1,4 @@
-"""The runner: start, follow, stop, redrive and collect executions of a deployed project.
+"""The runner: start, follow, stop, redrive, rerun and collect executions of a deployed project.
 
 Thin by design: the fan-out runs in AWS (Step Functions), so starting an
 experiment of any size is a constant number of API calls. Everything that can
@@ -16,16 +16,28 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from runtool_iac import manifest
 from runtool_iac.errors import ActionError
 from runtool_iac.history import Execution
 from runtool_iac.manifest import ADHOC, ADHOC_OUTPUTS, DEFAULT_GROUP, output_id
 from runtool_iac.plan import Plan
-from runtool_iac.results import MAX_RESULT_FILE_BYTES, JobResult, ResultsSkipped, Unreadable, collect, load_json
+from runtool_iac.results import (
+    MAX_RESULT_FILE_BYTES,
+    JobResult,
+    ResultsSkipped,
+    Unreadable,
+    collect_latest,
+    failure_records,
+    load_json,
+    with_planned,
+)
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+# AWS redrives an execution only if "the execution status isn't SUCCEEDED" (and it is
+# not running): Step Functions guide, "Redriving executions", redrive eligibility.
+REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
 EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
 
@@ -191,39 +203,79 @@ class Runner:
         plan_for_runs: Callable[[int], Plan] | None = None,
     ) -> Started:
         """Start a declared experiment: as deployed, or with another number of runs
-        (then a manifest planned for them is uploaded, so every item is a job)."""
-        deployment = self.deployment()
-        arn = deployment.machine_arn(experiment)
-        name = self._name(name or default_execution_name(experiment))
-        token = token_for(name)
-        execution_input: dict[str, Any] = {"token": token}
+        (then a manifest of exactly the jobs planned for them is uploaded)."""
         if runs is not None and runs != declared.runs:
             if plan_for_runs is None:
                 raise RunnerError(f"{experiment} declares {declared.runs} runs; planning {runs} needs the project")
-            return self.start_jobs(experiment, plan_for_runs(runs), name)
-        return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in declared.jobs])
-
-    def start_jobs(self, experiment: str, jobs: Plan, name: str | None = None) -> Started:
-        """Start a declared experiment's state machine over exactly ``jobs`` (any
-        subset of its plan, any number of runs): their manifest is uploaded and
-        named in the input, so every item is one of these jobs."""
+            return self.start_jobs(experiment, plan_for_runs(runs), name=name)
         deployment = self.deployment()
         arn = deployment.machine_arn(experiment)
         name = self._name(name or default_execution_name(experiment))
         token = token_for(name)
+        return self._start(arn, name, {"token": token}, [f"{j.name}-{token}-0" for j in declared.jobs])
+
+    def start_jobs(self, experiment: str, jobs: Plan, name: str | None = None) -> Started:
+        """Start a declared experiment's state machine over exactly ``jobs`` (any
+        subset of its plan, any number of runs): see ``start_items``."""
+        return self.start_items(experiment, [manifest.item(job) for job in jobs.jobs], name=name)
+
+    def start_items(self, experiment: str, items: Iterable[dict], name: str | None = None) -> Started:
+        """Start an execution of the deployed ``experiment`` state machine over exactly
+        ``items`` (manifest items, ``manifest.item(job)``), whatever they are: a plan for
+        more or fewer runs, the jobs an execution did not complete (``rerun``), a subset
+        of a plan. Their manifest is uploaded (one JSON-lines file per job group that
+        has jobs) and the execution input says how many items each group has, so no map
+        reads an empty file and the failure threshold counts only these jobs.
+        A constant number of AWS calls, whatever the number of jobs."""
+        items = list(items)
+        deployment = self.deployment()
+        arn = deployment.machine_arn(experiment)
+        name = self._name(name or default_execution_name(experiment))
+        token = token_for(name)
+        deployed = deployment.groups(experiment)
+        by_group: dict[str, list[dict]] = {group: [] for group in deployed}
+        unknown: set[str] = set()
+        for item in items:
+            group = self._group_of(experiment, item, deployed)
+            if group in by_group:
+                by_group[group].append(item)
+            else:
+                unknown.add(group)
+        if unknown:
+            raise RunnerError(
+                f"the configs now plan job groups {', '.join(sorted(unknown))} that the deployed {experiment} "
+                "state machine does not have: run `npx cdk deploy` first"
+            )
         prefix = f"{experiment}/_manifests/{name}"
-        self._upload_groups(manifest.groups(jobs), deployment.groups(experiment), prefix, experiment)
-        execution_input = {"token": token, "runs": jobs.runs, "manifest": {"bucket": deployment.bucket, "prefix": prefix}}
-        return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in jobs.jobs])
+        for group, members in by_group.items():
+            if members:  # a group without jobs gets no file: its map is skipped
+                ordered = sorted(members, key=lambda i: i["job"].get("run", 0))  # run-major, stable
+                self._put(f"{prefix}/{group}.jsonl", "".join(json.dumps(i, ensure_ascii=False, separators=(",", ":")) + "\n" for i in ordered))
+        execution_input = {
+            "token": token,
+            # Keys as in state data: the group id with '_' for '-' (JSONPath dot notation).
+            "manifest": {
+                "bucket": deployment.bucket,
+                "prefix": prefix,
+                "items": {g.replace("-", "_"): len(m) for g, m in by_group.items()},
+            },
+        }
+        runs = max((int(i["job"].get("run", 0)) + 1 for i in items), default=1)
+        if experiment == ADHOC or runs > 1:
+            execution_input["runs"] = runs
+        return self._start(arn, name, execution_input, [f"{i['job']['name']}-{token}-0" for i in items])
+
+    @staticmethod
+    def _group_of(experiment: str, item: dict, deployed: dict[str, int]) -> str:
+        instance_type = item["job"]["instance_type"]
+        if experiment == ADHOC:  # one group per capped instance type, the rest share one
+            group = instance_type.replace(".", "-")
+            return group if group in deployed else DEFAULT_GROUP
+        return manifest.group_id(instance_type, tuple(sorted(item["request"])))
 
     def start_plan(self, plan: Plan, name: str | None = None) -> Started:
         """Run an ad-hoc plan (Client.run) on the deployed generic state machine."""
-        deployment = self.deployment()
-        arn = deployment.machine_arn(ADHOC)
-        name = self._name(name or default_execution_name(plan.experiment_name))
-        token = token_for(name)
-        deployed = deployment.groups(ADHOC)
-        by_group: dict[str, list[dict]] = {group: [] for group in deployed}
+        items = []
         for job in plan.jobs:
             extra = set(job.request) - set(manifest.STANDARD_FIELDS) - set(manifest.STATE_MACHINE_FIELDS)
             if extra:
@@ -231,33 +283,16 @@ class Runner:
                     f"job {job.name} sets {', '.join(sorted(extra))} ($sagemaker overrides); the ad-hoc state machine "
                     "runs the standard request fields only: declare this experiment in runtool.yml and deploy it"
                 )
-            group = job.instance_type.replace(".", "-")
             item = manifest.item(job)
             # The SageMaker role may write ad-hoc model outputs below ADHOC_OUTPUTS only.
             item["job"]["output_key"] = f"{ADHOC_OUTPUTS}/{item['job']['output_key']}"
-            by_group[group if group in deployed else DEFAULT_GROUP].append(item)
-        prefix = f"{ADHOC}/_manifests/{name}"
-        for group, items in by_group.items():
-            self._put(f"{prefix}/{group}.jsonl", "".join(json.dumps(i, separators=(",", ":")) + "\n" for i in items))
-        execution_input = {"token": token, "runs": plan.runs, "manifest": {"bucket": deployment.bucket, "prefix": prefix}}
-        return self._start(arn, name, execution_input, [f"{j.name}-{token}-0" for j in plan.jobs])
+            items.append(item)
+        return self.start_items(ADHOC, items, name=name or default_execution_name(plan.experiment_name))
 
     def _name(self, name: str) -> str:
         if not EXECUTION_NAME_RE.match(name):
             raise RunnerError(f"execution name {name!r} must be 1-80 letters, digits, '-' or '_'")
         return name
-
-    def _upload_groups(self, groups: list[manifest.Group], deployed: dict[str, int], prefix: str, experiment: str) -> None:
-        ids = {g.id for g in groups}
-        unknown = ids - set(deployed)
-        if unknown:
-            raise RunnerError(
-                f"the configs now plan job groups {', '.join(sorted(unknown))} that the deployed {experiment} "
-                "state machine does not have: run `npx cdk deploy` first"
-            )
-        by_id = {g.id: g for g in groups}
-        for group_id in deployed:  # every deployed map reads its file, possibly empty
-            self._put(f"{prefix}/{group_id}.jsonl", by_id[group_id].jsonl() if group_id in by_id else "")
 
     def _put(self, key: str, body: str) -> None:
         self._call(self.s3.put_object, Bucket=self.deployment().bucket, Key=key, Body=body.encode())
@@ -337,10 +372,81 @@ class Runner:
         return arn
 
     def redrive(self, execution: str) -> str:
-        """Re-run only the failed/aborted items (Step Functions redrive; new job names via RedriveCount)."""
+        """Redrive an unsuccessful execution: AWS re-runs only its failed, aborted or
+        timed-out items, each from the state where it stopped, with new job names
+        (``$$.Execution.RedriveCount`` is in them); completed jobs keep their results."""
         arn = self.resolve(execution)
-        self._call(self.sfn.redrive_execution, executionArn=arn)
+        described = self._call(self.sfn.describe_execution, executionArn=arn, missing=f"no execution {execution}")
+        name, status = described.get("name", arn.split(":")[-1]), described["status"]
+        if status == "SUCCEEDED":
+            raise RunnerError(
+                f"execution {name} SUCCEEDED and AWS cannot redrive it (only FAILED, ABORTED or TIMED_OUT executions): "
+                f"run `runtool-iac rerun {name}` to run the jobs it did not complete in a new execution"
+            )
+        if status not in REDRIVABLE:
+            raise RunnerError(f"execution {name} is {status}: only a FAILED, ABORTED or TIMED_OUT execution can be redriven")
+        from botocore.exceptions import ClientError
+
+        try:
+            self.sfn.redrive_execution(executionArn=arn)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ExecutionNotRedrivable":
+                message = exc.response.get("Error", {}).get("Message", "")
+                raise RunnerError(
+                    f"AWS cannot redrive {name} ({message}); run `runtool-iac rerun {name}` to run the jobs it did not "
+                    "complete in a new execution"
+                ) from None
+            raise _translate(exc, "redrive_execution") from None
         return arn
+
+    def rerun(
+        self, execution: str, plan_for_runs: Callable[[int | None], Plan] | None = None, name: str | None = None
+    ) -> Started | None:
+        """A new execution of the same experiment over exactly the jobs EXECUTION did not
+        complete (failed, stopped, aborted, never started), with new job names; None when
+        every job completed. Works for an execution in any terminal state, including one
+        that SUCCEEDED with tolerated failures (which AWS cannot redrive)."""
+        arn = self.resolve(execution)
+        described = self._call(self.sfn.describe_execution, executionArn=arn, missing=f"no execution {execution}")
+        if described["status"] not in TERMINAL:
+            raise RunnerError(
+                f"execution {described.get('name', arn)} is {described['status']}: wait for it to end "
+                "(or `runtool-iac stop` it) before rerunning its jobs"
+            )
+        experiment = experiment_of(self.deployment(), arn)
+        planned = self.planned_items(arn, plan_for_runs, described)
+        done = {r.planned_name for r in self.results(arn, [], planned=planned) if r.status == "Completed"}
+        todo = [item for item in planned if item["job"]["name"] not in done]
+        if not todo:
+            return None
+        return self.start_items(experiment, todo, name=name)
+
+    def planned_items(
+        self, execution: str, plan_for_runs: Callable[[int | None], Plan] | None = None, described: dict | None = None
+    ) -> list[dict]:
+        """The manifest items an execution was started with: its uploaded manifest, or the
+        declared experiment planned for its runs (``plan_for_runs``; from the project)."""
+        arn = self.resolve(execution)
+        described = described or self._call(self.sfn.describe_execution, executionArn=arn, missing=f"no execution {execution}")
+        try:
+            execution_input = json.loads(described.get("input") or "{}")
+        except json.JSONDecodeError:
+            execution_input = {}
+        uploaded = execution_input.get("manifest") if isinstance(execution_input, dict) else None
+        if isinstance(uploaded, dict) and isinstance(uploaded.get("prefix"), str):
+            items: list[dict] = []
+            keys = []
+            for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=uploaded["bucket"], Prefix=uploaded["prefix"] + "/"):
+                keys += [o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".jsonl")]
+            for key in sorted(keys):
+                response = self._call(self.s3.get_object, Bucket=uploaded["bucket"], Key=key, missing=f"no manifest {key}")
+                items += manifest.read_jsonl(response["Body"].read().decode())
+            return items
+        if plan_for_runs is None:
+            raise RunnerError(f"execution {described.get('name', arn)} ran the declared manifest: its jobs need the project (runtool.yml)")
+        runs = execution_input.get("runs") if isinstance(execution_input, dict) else None
+        plan = plan_for_runs(runs if isinstance(runs, int) and not isinstance(runs, bool) else None)
+        return [manifest.item(job) for job in plan.jobs]
 
     def list(self, limit: int = 20) -> list[dict]:
         deployment = self.deployment()
@@ -353,25 +459,28 @@ class Runner:
         rows.sort(key=lambda r: r.get("startDate") or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
         return rows[:limit]
 
-    def results(self, execution: str, skipped: list[str] | None = None) -> list[JobResult]:
-        """Per-job results from the ResultWriter files of every map run of the execution.
+    def results(self, execution: str, skipped: list[str] | None = None, planned: list[dict] | None = None) -> list[JobResult]:
+        """One row per job of the execution, its latest attempt, from the ResultWriter files
+        of its map runs (``results.collect_latest``); with ``planned`` (its manifest items,
+        ``planned_items``), jobs with no result yet are listed as NotStarted.
 
         A damaged or missing file is noted in ``skipped`` (``s3://bucket/key: why``;
         a ``ResultsSkipped`` warning without it) and the rest is read.
         """
         arn = self.resolve(execution)
         deployment = self.deployment()
-        experiment = _experiment_of(deployment, arn)
+        experiment = experiment_of(deployment, arn)
         prefix = f"{experiment}/_results/{arn.split(':')[-1]}/"
-        keys = []
+        listed: dict[str, Any] = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=deployment.bucket, Prefix=prefix):
-            keys += [o["Key"] for o in page.get("Contents", [])]
+            listed.update({o["Key"]: o.get("LastModified") for o in page.get("Contents", [])})
         notes: list[str] = [] if skipped is None else skipped
-        found = collect(sorted(k for k in keys if k.endswith("/manifest.json")), self._json_object, lambda _, key: key, notes)
+        manifests = sorted((k for k in listed if k.endswith("/manifest.json")), key=lambda k: (str(listed[k] or ""), k))
+        found = collect_latest(manifests, self._json_object, lambda _, key: key, notes, failure_records(prefix, listed))
         if skipped is None:
             for note in notes:
                 warnings.warn(f"skipped {note}", ResultsSkipped, stacklevel=2)
-        return found
+        return with_planned(found, planned) if planned is not None else found
 
     def executions(self, experiment: str, experiment_name: str | None = None) -> list[Execution]:
         """Every execution of ``experiment``'s state machine with the results it wrote, oldest first.
@@ -451,7 +560,8 @@ def _execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
-def _experiment_of(deployment: Deployment, execution_arn: str) -> str:
+def experiment_of(deployment: Deployment, execution_arn: str) -> str:
+    """The experiment (runtool.yml name) an execution belongs to."""
     machine = execution_arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0]
     for experiment in deployment.experiments():
         if deployment.outputs[f"{experiment}StateMachineArn"] == machine:

@@ -96,8 +96,9 @@ def test_cfn_lint_reports_a_broken_definition(cdk_synth: Synth, resolved: dict):
     broken = copy.deepcopy(resolved)
     machine = cdk_synth.state_machines()["bench"]
     definition = broken["Resources"][machine]["Properties"]["Definition"]
-    jobs = definition["States"]["Jobs"]["Branches"][0]["States"]
-    (map_name,) = jobs
+    branch = definition["States"]["Jobs"]["Branches"][0]
+    jobs = branch["States"]
+    map_name = jobs[branch["StartAt"]]["Default"]  # after the HasJobs Choice
     processor = jobs[map_name]["ItemProcessor"]
     train = processor["States"]["Train"]
 

@@ -4,7 +4,7 @@ completes it, and items run-major so the first runs × trials items are the firs
 The request is completed the way the synthesized definition says (its Train
 state's Parameters and the map's ItemSelector, read from the template), with
 the longest values the state machine can add: an 8-character execution token
-and a 4-digit redrive count. botocore's model of CreateTrainingJob
+and a 4-digit attempt number (redrive count + capacity retries). botocore's model of CreateTrainingJob
 (``runtool_iac.sagemaker.check_request``) then judges it.
 """
 
@@ -22,7 +22,7 @@ pytest_plugins = ["conftest_cdk"]  # the session-wide synth: fixture cdk_synth
 
 DECLARED = ["bench", "smoke"]
 TOKEN = "f3a9c01b"  # States.UUID()'s first group: 8 hex characters
-REDRIVE_COUNTS = ["0", "9999"]  # the name leaves room for 4 digits
+REDRIVE_COUNTS = ["0", "9999"]  # RedriveCount + attempt: the name leaves room for 4 digits
 
 
 def map_states(definition: dict) -> dict[str, dict]:
@@ -54,11 +54,13 @@ def complete(item: dict, state: dict, bucket: str, redrive: str) -> dict:
         "S3OutputPath.$": "States.Format('s3://{}/{}', $.bucket, $$.Map.Item.Value.job.output_key)"
     }
     processor = state["ItemProcessor"]
-    parameters = processor["States"][processor["States"][processor["StartAt"]]["Default"]]["Parameters"]
+    parameters = processor["States"][processor["StartAt"]]["Parameters"]
     request = {}
     for name, value in parameters.items():
         if name == "TrainingJobName.$":
-            assert value == "States.Format('{}-{}-{}', $.job.name, $.token, $$.Execution.RedriveCount)"
+            assert value == (
+                "States.Format('{}-{}-{}', $.job.name, $.token, States.MathAdd($$.Execution.RedriveCount, $.attempt.n))"
+            )
             request["TrainingJobName"] = f"{item['job']['name']}-{TOKEN}-{redrive}"
         elif name == "OutputDataConfig.$":
             assert value == "States.JsonMerge($.request.OutputDataConfig, $.output, false)"
@@ -126,9 +128,20 @@ def test_items_are_run_major(cdk_synth: Synth, experiment: str):
 
 
 @pytest.mark.parametrize("experiment", DECLARED)
-def test_items_beyond_the_requested_runs_are_skipped_not_trained(cdk_synth: Synth, experiment: str):
-    """The definition holds no job counts: each item compares its run with the requested runs."""
-    definition = json.dumps(cdk_synth.definition(experiment))
-    assert '"Variable":"$.job.run","NumericGreaterThanEqualsPath":"$.runs"' in definition.replace(" ", "")
-    assert "States.Array(" not in definition and "MaxItems" not in definition
+def test_fewer_runs_read_exactly_the_items_of_those_runs(cdk_synth: Synth, experiment: str):
+    """{"runs": r} reads the first jobs-per-run × r items of each run-major manifest (MaxItemsPath),
+    so every item read is a job and the failure threshold counts only jobs that run."""
+    import re
 
+    definition = cdk_synth.definition(experiment)
+    runs = cdk_synth.project.experiments[experiment].runs
+    declared = definition["States"]["UseDeclaredManifest"]["Parameters"]
+    for key, items in manifests(cdk_synth, experiment).items():
+        group = group_of(items).replace("-", "_")
+        assert declared["keys"][group] == key
+        start, end, step = (int(n) for n in re.findall(r"StringToJson\('\s*(\d+)'\)", declared["items"][f"{group}.$"]))
+        for r in range(1, runs + 1):
+            count = list(range(start, end + 1, step))[r - 1]  # States.ArrayRange is inclusive
+            assert {i["job"]["run"] for i in items[:count]} == set(range(r))
+            assert all(i["job"]["run"] >= r for i in items[count:])
+        assert count == len(items)

@@ -37,14 +37,18 @@ def declared(cdk_synth: Synth) -> list[str]:
 
 
 def map_states(definition: dict) -> dict[str, dict]:
-    """Distributed Map states by name: each must be the only state of one branch of the 'Jobs' Parallel."""
+    """Distributed Map states by name: one per branch of the 'Jobs' Parallel, after the
+    Choice that skips it when its group has no items (and a Pass for that case)."""
     jobs = definition["States"]["Jobs"]
     assert jobs["Type"] == "Parallel"
     maps = {}
     for branch in jobs["Branches"]:
-        assert len(branch["States"]) == 1, "one Distributed Map per branch"
-        (name, state), = branch["States"].items()
-        assert branch["StartAt"] == name and state["Type"] == "Map" and state.get("End") is True
+        assert len(branch["States"]) == 3, "HasJobs, the Distributed Map, NoJobs"
+        start = branch["States"][branch["StartAt"]]
+        assert start["Type"] == "Choice"
+        name = start["Default"]
+        state = branch["States"][name]
+        assert state["Type"] == "Map" and state.get("End") is True
         assert state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
         maps[name] = state
     return maps
@@ -200,7 +204,7 @@ def test_one_distributed_map_per_group(cdk_synth: Synth, experiment: str):
         reader = state["ItemReader"]
         assert reader["Resource"] == "arn:aws:states:::s3:getObject"
         assert reader["ReaderConfig"]["InputType"] == "JSONL"
-        assert reader["ReaderConfig"] == {"InputType": "JSONL"}
+        assert set(reader["ReaderConfig"]) == {"InputType", "MaxItemsPath"}
         assert set(reader["Parameters"]) == {"Bucket.$", "Key.$"}
         writer = state["ResultWriter"]
         assert writer["Resource"] == "arn:aws:states:::s3:putObject"
@@ -214,13 +218,11 @@ def processors(definition: dict) -> list[dict]:
 
 
 @pytest.mark.parametrize("experiment", ["bench", ADHOC])
-def test_training_task_retries_quota_and_throttling_and_fails_its_item(cdk_synth: Synth, experiment: str):
+def test_training_task_retries_quota_and_throttling_and_failed_items_stay_redrivable(cdk_synth: Synth, experiment: str):
     role = cdk_synth.placeholder(cdk_synth.logical_id("AWS::IAM::Role", "SageMakerExecutionRole"), "Arn")
     for processor in processors(cdk_synth.definition(experiment)):
         states = processor["States"]
-        start = states[processor["StartAt"]]  # items beyond the requested runs are skipped first
-        assert start["Type"] == "Choice" and start["Choices"][0]["Variable"] == "$.job.run"
-        train = states[start["Default"]]
+        train = states[processor["StartAt"]]  # every item is a job: no Skipped items dilute the threshold
         assert train["Type"] == "Task"
         assert train["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
         retries = {tuple(r["ErrorEquals"]): r for r in train["Retry"]}
@@ -230,21 +232,79 @@ def test_training_task_retries_quota_and_throttling_and_fails_its_item(cdk_synth
             assert retry["BackoffRate"] > 1 and retry["IntervalSeconds"] > 0 and retry["MaxDelaySeconds"] > 0
         # A quota hit waits (AWS's own example retries it every 60 s, thousands of times).
         assert retries[("SageMaker.ResourceLimitExceededException",)]["MaxAttempts"] >= 100
-        # Every other error is caught, described, and fails the item (so the map counts it).
+        # No path of the item processor ends in a Fail state: a redriven Fail state fails again.
+        assert not [name for name, state in states.items() if state["Type"] == "Fail"]
+        # A failed job is caught only to tell capacity failures apart; the item then fails at a
+        # Choice that, re-evaluated on redrive with a higher RedriveCount, leads back to Train.
         (catch,) = train["Catch"]
-        assert catch["ErrorEquals"] == ["States.ALL"]
-        state, seen = states[catch["Next"]], []
-        while state["Type"] != "Fail":
-            assert state["Type"] == "Pass" and len(seen) < 5
-            seen.append(state)
-            state = states[state["Next"]]
-        assert state["Error"] == "TrainingJobFailed"
-        # The job: the request from the manifest item, the role, a name new per execution and redrive.
+        assert catch["ErrorEquals"] == ["States.TaskFailed"]
+        failed = next(s for s in states.values() if s["Type"] == "Choice" and "Default" not in s)
+        (rule,) = failed["Choices"]
+        assert rule["Variable"] == "$$.Execution.RedriveCount" and states[rule["Next"]] is train
+        # The job: the request from the manifest item, the role, a name new per execution, redrive and attempt.
         parameters = train["Parameters"]
         assert parameters["RoleArn"] == role
         assert parameters["TrainingJobName.$"] == (
-            "States.Format('{}-{}-{}', $.job.name, $.token, $$.Execution.RedriveCount)"
+            "States.Format('{}-{}-{}', $.job.name, $.token, States.MathAdd($$.Execution.RedriveCount, $.attempt.n))"
         )
+
+
+@pytest.mark.parametrize("experiment", ["bench", ADHOC])
+def test_capacity_failures_loop_with_exponential_backoff_and_a_bound(cdk_synth: Synth, experiment: str):
+    for processor in processors(cdk_synth.definition(experiment)):
+        states = processor["States"]
+        choice = next(s for n, s in states.items() if n.startswith("CapacityRetry"))
+        (rule,) = choice["Choices"]
+        conditions = {c["Variable"]: c for c in rule["And"]}
+        assert conditions["$.failure.error.Cause"]["StringMatches"] == "*CapacityError*"
+        assert conditions["$.attempt.n"]["NumericLessThan"] == 4  # runtool.yml default: capacity_retries
+        attempt = states[rule["Next"]]
+        assert attempt["Parameters"]["wait.$"] == "States.ArrayGetItem(States.Array(300, 600, 1200, 2400), $.attempt.n)"
+        wait = states[attempt["Next"]]
+        assert wait["Type"] == "Wait" and wait["SecondsPath"] == "$.attempt.wait"
+        assert states[wait["Next"]]["Resource"].endswith("createTrainingJob.sync")
+
+
+def _paths(node) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k.endswith(".$") and isinstance(v, str)] + [p for v in node.values() for p in _paths(v)]
+    if isinstance(node, list):
+        return [p for v in node for p in _paths(v)]
+    return []
+
+
+def test_no_state_selects_an_optional_describe_training_job_field(cdk_synth: Synth):
+    """A JSONPath to an absent field raises States.Runtime, which no Catch handles: the success
+    path selects from the description merged onto defaults for every optional field."""
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model("DescribeTrainingJob").output_shape
+    optional = set(shape.members) - set(shape.required_members)
+    for processor in processors(cdk_synth.definition("bench")):
+        states = processor["States"]
+        train = states[processor["StartAt"]]
+        assert "ResultSelector" not in train and train["ResultPath"] == "$.result"
+        trim = states[train["Next"]]
+        assert trim["Parameters"]["result.$"] == "States.JsonMerge($.absent, $.result, false)"
+        selected = {p.split(".")[2] for p in _paths(states[trim["Next"]]["Parameters"]) if p.startswith("$.result.")}
+        assert selected & optional  # metrics, times...
+        absent = next(iter(map_states(cdk_synth.definition("bench")).values()))["ItemSelector"]["absent"]
+        assert selected & optional <= {k.removesuffix(".$") for k in absent}
+        assert {"FinalMetricDataList", "BillableTimeInSeconds", "TrainingTimeInSeconds"} <= optional
+
+
+def test_fewer_runs_read_a_prefix_and_empty_groups_skip_their_map(cdk_synth: Synth):
+    definition = cdk_synth.definition("bench")
+    declared = definition["States"]["UseDeclaredManifest"]["Parameters"]
+    for group, expression in declared["items"].items():
+        # jobs per run × $.cfg.runs, as fixed-width literals (the definition's size does not depend on job counts)
+        assert expression.startswith("States.ArrayGetItem(States.ArrayRange(States.StringToJson('         9')")
+        assert expression.endswith("States.MathAdd($.cfg.runs, -1))")
+    for branch in definition["States"]["Jobs"]["Branches"]:
+        start = branch["States"][branch["StartAt"]]
+        assert start["Type"] == "Choice" and start["Choices"][0]["NumericEquals"] == 0
+        job_map = branch["States"][start["Default"]]
+        assert job_map["ItemReader"]["ReaderConfig"]["MaxItemsPath"] == start["Choices"][0]["Variable"]
 
 
 @pytest.mark.parametrize("experiment", ["bench", "smoke", ADHOC])

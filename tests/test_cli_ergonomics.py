@@ -138,7 +138,7 @@ def test_shell_completion_scripts(shell, marker):
 
 def test_completion_lists_lazy_commands_but_not_hidden_ones():
     result = cli(env={"_RUNTOOL_IAC_COMPLETE": "bash_complete", "COMP_WORDS": "runtool-iac re", "COMP_CWORD": "1"})
-    assert result.output.split() == ["plain,redrive", "plain,results"]
+    assert result.output.split() == ["plain,redrive", "plain,rerun", "plain,results"]
     hidden = cli(env={"_RUNTOOL_IAC_COMPLETE": "bash_complete", "COMP_WORDS": "runtool-iac cd", "COMP_CWORD": "1"})
     assert hidden.output.strip() == ""
 

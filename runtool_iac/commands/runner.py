@@ -1,4 +1,4 @@
-"""CLI commands that talk to a deployed project: run, status, stop, redrive, results, list."""
+"""CLI commands that talk to a deployed project: run, status, stop, redrive, rerun, results, list."""
 
 from __future__ import annotations
 
@@ -91,6 +91,13 @@ def run_command(experiment: str, runs: int | None, name: str | None, wait: bool,
         started = runner.start_jobs(experiment, selection.subset(), name=name)
     else:
         started = runner.start(experiment, declared, runs=runs, name=name, plan_for_runs=lambda n: project.plan(experiment, runs=n))
+    _print_started(started, fmt, runner.deployment().machine_arn(experiment))
+    if wait:
+        final = _follow(runner, started.execution_arn, total=len(started.job_names), poll_seconds=poll_seconds)
+        sys.exit(0 if final.status == "SUCCEEDED" else 1)
+
+
+def _print_started(started: Any, fmt: str, machine_arn: str) -> None:
     if fmt == "json":
         _echo_json({**started.__dict__, **skipped})
     elif quiet():  # only the data asked for: one job name per line
@@ -101,13 +108,10 @@ def run_command(experiment: str, runs: int | None, name: str | None, wait: bool,
             click.echo(f"execution {started.execution_name} already exists ({started.status}); not started again")
         click.echo(f"execution: {started.execution_arn}")
         click.echo(f"console:   {started.console_url}")
-        detail(f"state machine: {runner.deployment().machine_arn(experiment)}")
+        detail(f"state machine: {machine_arn}")
         click.echo(f"{len(started.job_names)} training jobs:")
         for job_name in started.job_names:
             click.echo(f"  {job_name}")
-    if wait:
-        final = _follow(runner, started.execution_arn, total=len(started.job_names), poll_seconds=poll_seconds)
-        sys.exit(0 if final.status == "SUCCEEDED" else 1)
 
 
 def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float) -> Any:
@@ -164,14 +168,27 @@ def status_command(execution: str | None, project_file, stack_name, profile, reg
             raise RunnerError("no executions yet; start one with `runtool-iac run EXPERIMENT`")
         execution = recent[0]["executionArn"]
     status = runner.status(execution)
+    totals = status.totals()
+    # The failure records (job, FailureReason) the failed items carry, once their results are written.
+    unsuccessful = totals.get("failed", 0) + totals.get("aborted", 0) + totals.get("timedOut", 0)
+    failures = [r for r in runner.results(status.execution_arn, []) if r.status != "Completed"] if unsuccessful else []
     if fmt == "json":
-        _echo_json({**status.__dict__, "groups": [g.__dict__ for g in status.groups], "totals": status.totals()})
+        _echo_json(
+            {
+                **status.__dict__,
+                "groups": [g.__dict__ for g in status.groups],
+                "totals": totals,
+                "failures": [{"job_name": r.job_name, "status": r.status, "failure_reason": r.failure_reason} for r in failures],
+            }
+        )
         return
     click.echo(f"{status.name}: {status.status}" + (f" ({status.error}: {status.cause})" if status.error else ""))
     columns = ["pending", "running", "succeeded", "failed", "aborted", "timedOut", "total"]
     rows = [[g.label] + [str(g.counts.get(c, 0)) for c in columns] for g in status.groups]
-    rows.append(["all"] + [str(status.totals().get(c, 0)) for c in columns])
+    rows.append(["all"] + [str(totals.get(c, 0)) for c in columns])
     click.echo(text_table(["group"] + columns, rows), nl=False)
+    for row in failures:
+        click.echo(f"{row.status}: {row.job_name}: {row.failure_reason}")
 
 
 @click.command("stop")
@@ -196,7 +213,11 @@ def stop_command(execution: str, project_file, stack_name, profile, region, endp
 @verbosity_options
 @handle_errors
 def redrive_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
-    """Re-run only the failed or aborted jobs of an EXECUTION (new job names, same execution).
+    """Redrive a FAILED, ABORTED or TIMED_OUT EXECUTION (AWS RedriveExecution, within
+    its 14-day redrive window): only its failed, aborted and never-finished jobs run
+    again, each as one new training job with a new name, in the same execution;
+    completed jobs keep their results. A SUCCEEDED execution (failures within
+    tolerated_failure_percentage) cannot be redriven: use `rerun`.
 
     \b
     Example:
@@ -204,6 +225,51 @@ def redrive_command(execution: str, project_file, stack_name, profile, region, e
     """
     arn = _runner(project_file, stack_name, profile, region, endpoint_url).redrive(execution)
     info(f"redriving: {arn}")
+
+
+@click.command("rerun")
+@click.argument("execution")
+@click.option("--name", default=None, help="Name of the new execution (default: EXPERIMENT-<UTC time>).")
+@click.option("--wait", is_flag=True, help="Follow the new execution; exit 1 unless it succeeds.")
+@click.option("--poll-seconds", type=click.FloatRange(0.01, 3600), default=10.0, show_default=True, help="With --wait: how often to poll.")
+@aws_options
+@verbosity_options
+@handle_errors
+def rerun_command(execution: str, name: str | None, wait: bool, poll_seconds: float, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
+    """Start a new execution of EXECUTION's experiment that runs exactly the jobs
+    EXECUTION did not complete (failed, stopped, aborted, never started), with new
+    job names. Works for an execution in any terminal state, including one that
+    SUCCEEDED with tolerated failures. Says "nothing to rerun" when every job completed.
+
+    \b
+    Example:
+      runtool-iac rerun bench-20261126-101500 --wait
+    """
+    runner = _runner(project_file, stack_name, profile, region, endpoint_url)
+    started = runner.rerun(execution, plan_for_runs=_declared_plans(project_file, runner, execution), name=name)
+    if started is None:
+        if fmt == "json":
+            _echo_json({"execution_arn": None, "job_names": []})
+        else:
+            info(f"nothing to rerun: every job of {execution} completed")
+        return
+    _print_started(started, fmt, started.execution_arn.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0])
+    if wait:
+        final = _follow(runner, started.execution_arn, total=len(started.job_names), poll_seconds=poll_seconds)
+        sys.exit(0 if final.status == "SUCCEEDED" else 1)
+
+
+def _declared_plans(project_file: str | None, runner: Any, execution: str) -> Callable[[int | None], Any]:
+    """Plans of EXECUTION's declared experiment for a number of runs (from runtool.yml),
+    read only if the execution ran the declared manifest."""
+
+    def plan(runs: int | None) -> Any:
+        from runtool_iac.runner import experiment_of
+
+        experiment = experiment_of(runner.deployment(), runner.resolve(execution))
+        return _project(project_file).plan(experiment, runs=runs)
+
+    return plan
 
 
 @click.command("results")
@@ -266,7 +332,8 @@ def results_command(
         elif Path(execution).exists():
             raise click.UsageError(f"{execution} is not a folder: give a local-mode output folder or an execution")
         else:
-            rows = _runner(project_file, stack_name, profile, region, endpoint_url).results(execution, skipped)
+            runner = _runner(project_file, stack_name, profile, region, endpoint_url)
+            rows = runner.results(execution, skipped, planned=_planned_or_none(runner, execution, project_file))
     for note in skipped:
         click.echo(f"warning: skipped {note}", err=True)
     if not rows:
@@ -382,6 +449,18 @@ def _local_output_dir(output_dir: str | None, project_file: str | None) -> Path:
         return Path(output_dir or DEFAULT_OUTPUT_DIR)
     # Relative to the project's folder, as `runtool-iac local --output-dir` is.
     return project.root / (output_dir or project.local.output_dir or DEFAULT_OUTPUT_DIR)
+
+
+def _planned_or_none(runner: Any, execution: str, project_file: str | None) -> list[dict] | None:
+    """The jobs EXECUTION was started with, so that jobs never started get a row too;
+    None when they cannot be known (a declared run without its runtool.yml)."""
+    from runtool_iac.errors import ConfigError
+    from runtool_iac.runner import RunnerError
+
+    try:
+        return runner.planned_items(execution, _declared_plans(project_file, runner, execution))
+    except (RunnerError, ConfigError):
+        return None
 
 
 @click.command("list")

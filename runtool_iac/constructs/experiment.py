@@ -3,17 +3,35 @@
 Shape (JSONPath query language)::
 
     Defaults ─► runs/token/manifest from the input, else the declared ones
-       └─► Jobs (Parallel): one Distributed Map per job group (instance type)
-              ItemReader: the group's JSON-lines manifest (S3)
+       └─► Jobs (Parallel): per job group (instance type)
+              HasJobs? ─ no items ─► NoJobs (an empty group never reads a manifest)
+              Distributed Map, ItemReader: the group's JSON-lines manifest (S3), exactly the
+                items to run (MaxItems: fewer runs read a prefix of the run-major manifest)
               ItemProcessor (child STANDARD executions):
-                InRuns? ─ run ≥ runs ─► Skipped (fewer runs than the manifest holds)
-                Train  createTrainingJob.sync   retry throttling + quota, catch the rest
-                 ├─ ok ─► Succeeded (job + trimmed description)
-                 └─ err ─► DescribeFailure ─► JobFailed (Fail: the item fails, carrying its record)
+                Train  createTrainingJob.sync  <job>-<token>-<redrive count + attempt>
+                       retry throttling + quota (no job was created); catch job failures
+                 ├─ ok ─► Trim ─► Succeeded (job + description; absent optional fields → null)
+                 └─ err ─► ReadFailure ─► CapacityRetry? ─ CapacityError, attempts left ─► NextAttempt ─► Backoff ─► Train
+                              └─ otherwise ─► DescribeFailure ─► RecordFailure (S3) ─► JobFailed
+                JobFailed (Choice): redriven since the failure? ─► Train; else no rule
+                       matches and the item fails (States.NoChoiceMatched)
               ResultWriter: s3://<bucket>/<experiment>/_results/<execution>/
 
-The definition holds no jobs and no job counts: its bytes do not depend on the
-number of jobs (only the manifest assets do).
+Why JobFailed is a Choice and not a Fail state: a redriven child workflow of a
+Distributed Map restarts "from the last state in ItemProcessor that resulted in
+their unsuccessful execution", and a redriven Fail state "reenters the Fail state
+and fails again", whereas a Choice state "reevaluates the Choice state rules"
+(Step Functions developer guide, "Redriving Map Runs" and "Redriving executions",
+redrive behaviour of individual states). Re-evaluated with a higher
+``$$.Execution.RedriveCount``, JobFailed leads back to Train, which creates
+exactly one new job with a new name. A Catch is needed to tell capacity failures
+(``FailureReason`` "CapacityError…") from the others: both fail the task with
+``States.TaskFailed``. Because a Choice failure carries no custom cause, the
+failure record (job, error, SageMaker's description with ``FailureReason``) is
+written to ``<results>/failures/<job>.json`` first, where ``results`` reads it.
+
+The definition holds no jobs: its bytes do not depend on the number of jobs
+(the per-group item counts for fewer runs are fixed-width literals).
 """
 
 from __future__ import annotations
@@ -42,8 +60,27 @@ QUOTA_ERROR = "SageMaker.ResourceLimitExceededException"
 # - API throttling (and other SageMaker API errors):
 THROTTLING_ERROR = "SageMaker.AmazonSageMakerException"
 # A job that ends Failed/Stopped fails the task with States.TaskFailed (job description
-# in Cause); a reused name fails with SageMaker.ResourceInUseException. Both are caught
-# and recorded, never retried: a retry would re-send the same job name.
+# in Cause); a reused name fails with SageMaker.ResourceInUseException. Neither is
+# retried by a Retry (it would re-send the same job name): a job failed for lack of
+# instance capacity is started again under a new name by the CapacityRetry loop, every
+# other failure fails the item (and can be redriven).
+# In a Retry or Catch, States.TaskFailed matches every known error but States.Timeout
+# (Step Functions guide, "Handling errors": error names).
+TASK_FAILED = "States.TaskFailed"
+# SageMaker's FailureReason for insufficient instance capacity (not a quota): a new job may succeed.
+CAPACITY_REASON = "CapacityError"
+DEFAULT_CAPACITY_RETRIES = 4
+DEFAULT_CAPACITY_RETRY_SECONDS = 300
+MAX_CAPACITY_RETRY_SECONDS = 3600
+COUNT_WIDTH = 10  # fixed-width item counts keep the definition's size independent of job counts
+# DescribeTrainingJob fields botocore's model marks optional that results read: they
+# are merged under these defaults, so no path into the description can be missing.
+OPTIONAL_RESULT_FIELDS = {
+    "FinalMetricDataList": [],
+    "BillableTimeInSeconds": None,
+    "TrainingTimeInSeconds": None,
+    "ModelArtifacts": {"S3ModelArtifacts": None},
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +91,7 @@ class JobGroup:
     fields: tuple[str, ...]
     max_concurrency: int
     manifest_path: str | None = None  # local JSON-lines file shipped as an asset
+    jobs_per_run: int = 0  # items per run in the declared manifest (run-major)
 
 
 @dataclass(frozen=True)
@@ -68,6 +106,12 @@ class ExperimentStateMachineProps:
     runs: int = 0  # declared runs; 0 = ad-hoc machine (manifest location required in the input)
     tolerated_failure_percentage: float = 0.0
     log_group: logs.ILogGroup | None = None
+    capacity_retries: int = DEFAULT_CAPACITY_RETRIES
+    capacity_retry_seconds: int = DEFAULT_CAPACITY_RETRY_SECONDS
+
+    def capacity_backoff(self) -> list[int]:
+        """Seconds to wait before each capacity retry: doubling, capped at an hour."""
+        return [min(self.capacity_retry_seconds * 2**i, MAX_CAPACITY_RETRY_SECONDS) for i in range(self.capacity_retries)]
 
 
 @jsii.implements(sfn.IItemReader)
@@ -78,9 +122,10 @@ class JsonLinesReader:
     run time (the declared manifest, or one uploaded for more runs or Client.run).
     """
 
-    def __init__(self, bucket_expr: str, key_expr: str) -> None:
+    def __init__(self, bucket_expr: str, key_expr: str, max_items_path: str) -> None:
         self._bucket_expr = bucket_expr
         self._key_expr = key_expr
+        self._max_items_path = max_items_path
 
     @property
     def resource(self) -> str:
@@ -101,7 +146,7 @@ class JsonLinesReader:
     def render(self, query_language: Any = None) -> Any:
         return {
             "Resource": self.resource,
-            "ReaderConfig": {"InputType": "JSONL"},
+            "ReaderConfig": {"InputType": "JSONL", "MaxItemsPath": self._max_items_path},
             "Parameters": {"Bucket.$": self._bucket_expr, "Key.$": self._key_expr},
         }
 
@@ -120,6 +165,30 @@ class ScopedResultWriter(sfn.ResultWriterV2):
         return []
 
 
+FAILURES = "failures"  # <results prefix>/failures/<job>.json: the record of a job's latest failure
+
+
+def _nulls(value: Any) -> Any:
+    """``value`` with every None as an intrinsic that yields JSON null (see OPTIONAL_RESULT_FIELDS)."""
+    if isinstance(value, dict):
+        return {f"{k}.$" if v is None else k: "States.StringToJson('null')" if v is None else _nulls(v) for k, v in value.items()}
+    return value
+
+
+def _count(n: int) -> str:
+    """An integer as a fixed-width intrinsic argument (JSON allows leading blanks)."""
+    return f"States.StringToJson('{n:>{COUNT_WIDTH}}')"
+
+
+def _items_for_runs(jobs_per_run: int, declared_runs: int) -> str:
+    """Items the map reads for ``$.cfg.runs`` runs: jobs_per_run × runs, as intrinsics (no multiplication:
+    the runs-th element of the range jobs_per_run, 2·jobs_per_run, …)."""
+    return (
+        f"States.ArrayGetItem(States.ArrayRange({_count(jobs_per_run)}, {_count(jobs_per_run * declared_runs)}, "
+        f"{_count(jobs_per_run)}), States.MathAdd($.cfg.runs, -1))"
+    )
+
+
 def _key(group: JobGroup) -> str:
     """The group's key in state data (JSONPath dot notation takes no '-')."""
     return group.id.replace("-", "_")
@@ -132,7 +201,8 @@ class ExperimentStateMachine(Construct):
 
         {"runs": 2,                      # fewer runs than declared: runs 0 and 1 of each trial
          "token": "ab12cd34",            # name suffix; default: derived from a fresh UUID
-         "manifest": {"bucket": "...", "prefix": "..."}}   # uploaded <prefix>/<group>.jsonl files
+         "manifest": {"bucket": "...", "prefix": "...",    # uploaded <prefix>/<group>.jsonl files
+                      "items": {"ml_m5_large": 3, ...}}}   # items per group (id with '_' for '-'); 0: skipped
     """
 
     def __init__(self, scope: Construct, construct_id: str, props: ExperimentStateMachineProps) -> None:
@@ -147,9 +217,9 @@ class ExperimentStateMachine(Construct):
             if g.manifest_path
         }
 
-        jobs = sfn.Parallel(self, "Jobs", state_name="Jobs", result_selector={"map_runs.$": "$[*].MapRunArn"})
+        jobs = sfn.Parallel(self, "Jobs", state_name="Jobs")
         for group in props.groups:
-            jobs.branch(self._group_map(group))
+            jobs.branch(self._group_branch(group))
         jobs.next(sfn.Succeed(self, "Done", state_name="Done"))
         definition, ends = self._prologue()
         for end in ends:
@@ -205,7 +275,7 @@ class ExperimentStateMachine(Construct):
             error="InvalidInput",
             cause=(
                 f"Input: {{\"runs\": 1..{props.runs or MAX_RUNS_INPUT}, \"token\": \"8 letters/digits\", "
-                '"manifest": {"bucket": ..., "prefix": ...}} (all optional'
+                '"manifest": {"bucket": ..., "prefix": ..., "items": {"<group id, _ for ->": N, ...}}} (all optional'
                 + (")" if declared else "; manifest required for this ad-hoc state machine)")
                 + f". More runs than the {props.runs} declared need an uploaded manifest: runtool-iac run --runs N."
             ),
@@ -220,6 +290,7 @@ class ExperimentStateMachine(Construct):
                 "keys": {
                     f"{_key(g)}.$": f"States.Format('{{}}/{g.id}.jsonl', $.cfg.manifest.prefix)" for g in props.groups
                 },
+                "items.$": "$.cfg.manifest.items",
             },
         )
         check = sfn.Choice(self, "CheckInput", state_name="CheckInput")
@@ -229,6 +300,9 @@ class ExperimentStateMachine(Construct):
                 sfn.Condition.number_less_than("$.cfg.runs", 1),
                 sfn.Condition.number_greater_than("$.cfg.runs", MAX_RUNS_INPUT),
                 sfn.Condition.not_(sfn.Condition.is_string("$.cfg.token")),
+                sfn.Condition.and_(
+                    sfn.Condition.is_present("$.cfg.manifest"), sfn.Condition.is_not_present("$.cfg.manifest.items")
+                ),
             ),
             invalid,
         )
@@ -244,6 +318,8 @@ class ExperimentStateMachine(Construct):
             parameters={
                 "bucket": next(iter(self.assets.values())).s3_bucket_name,
                 "keys": {_key(g): self.assets[g.id].s3_object_key for g in props.groups},
+                # Fewer runs than declared read the first runs × jobs-per-run items (the manifest is run-major).
+                "items": {f"{_key(g)}.$": _items_for_runs(g.jobs_per_run, props.runs) for g in props.groups},
             },
         )
         check.when(sfn.Condition.number_greater_than("$.cfg.runs", props.runs), invalid)
@@ -251,6 +327,20 @@ class ExperimentStateMachine(Construct):
         return defaults.next(read_input).next(check), [uploaded, declared_manifest]
 
     # ---------------------------------------------------------- one group
+
+    def _group_branch(self, group: JobGroup) -> sfn.IChainable:
+        """The group's Distributed Map, skipped when the run has no items for it:
+        what ItemReader does with an empty object is undocumented."""
+        has_jobs = sfn.Choice(self, f"HasJobs-{group.id}", state_name=self._state_name("HasJobs", group))
+        none = sfn.Pass(
+            self,
+            f"NoJobs-{group.id}",
+            state_name=self._state_name("NoJobs", group),
+            parameters={"group": group.id, "items": 0},
+        )
+        has_jobs.when(sfn.Condition.number_equals(f"$.manifest.items.{_key(group)}", 0), none)
+        has_jobs.otherwise(self._group_map(group))
+        return has_jobs
 
     def _group_map(self, group: JobGroup) -> sfn.DistributedMap:
         props = self.props
@@ -260,15 +350,23 @@ class ExperimentStateMachine(Construct):
             f"Map-{group.id}",
             state_name=f"Jobs {group.id}",
             label=label,
-            item_reader=JsonLinesReader("$.manifest.bucket", f"$.manifest.keys.{_key(group)}"),
+            item_reader=JsonLinesReader(
+                "$.manifest.bucket", f"$.manifest.keys.{_key(group)}", f"$.manifest.items.{_key(group)}"
+            ),
             item_selector={
                 "job.$": "$$.Map.Item.Value.job",
                 "request.$": "$$.Map.Item.Value.request",
                 "token.$": "$.cfg.token",
-                "runs.$": "$.cfg.runs",
                 "output": {
                     "S3OutputPath.$": "States.Format('s3://{}/{}', $.bucket, $$.Map.Item.Value.job.output_key)"
                 },
+                "bucket.$": "$.bucket",
+                "results_prefix.$": "$.results_prefix",
+                "attempt": {"n": 0, "wait": 0},
+                # JSON null cannot be written as a literal through aws-cdk-lib (it drops None).
+                "absent": _nulls(OPTIONAL_RESULT_FIELDS),
+                # An error output has an Error; its Cause may be missing.
+                "no_cause": {"Error": "", "Cause": ""},
             },
             max_concurrency=group.max_concurrency,
             tolerated_failure_percentage=props.tolerated_failure_percentage,
@@ -284,33 +382,31 @@ class ExperimentStateMachine(Construct):
         return base if len(self.props.groups) == 1 else f"{base} {group.id}"
 
     def _processor(self, group: JobGroup) -> sfn.IChainable:
+        props = self.props
+
+        def name(base: str) -> str:
+            return self._state_name(base, group)
+
+        # New per execution (token), per redrive and per capacity retry; identical on a Retry
+        # (which happens only when SageMaker created no job). RedriveCount + attempt grows by
+        # one whenever Train runs again, so every job SageMaker accepted has its own name.
+        job_name = "States.Format('{}-{}-{}', $.job.name, $.token, States.MathAdd($$.Execution.RedriveCount, $.attempt.n))"
         parameters: dict[str, Any] = {
-            # New per execution (token) and per redrive; identical on retries.
-            "TrainingJobName.$": "States.Format('{}-{}-{}', $.job.name, $.token, $$.Execution.RedriveCount)",
-            "RoleArn": self.props.sagemaker_role_arn,
+            "TrainingJobName.$": job_name,
+            "RoleArn": props.sagemaker_role_arn,
             "OutputDataConfig.$": "States.JsonMerge($.request.OutputDataConfig, $.output, false)",
         }
-        for name in group.fields:
-            if name != "OutputDataConfig":
-                parameters[f"{name}.$"] = f"$.request.{name}"
+        for field_name in group.fields:
+            if field_name != "OutputDataConfig":
+                parameters[f"{field_name}.$"] = f"$.request.{field_name}"
         train = sfn.CustomState(
             self,
-            self._state_name("Train", group),
+            name("Train"),
             state_json={
                 "Type": "Task",
                 "Resource": f"arn:{Aws.PARTITION}:states:::sagemaker:createTrainingJob.sync",
                 "Parameters": parameters,
-                # Only fields every completed job has, plus the metrics: a wildcard path yields
-                # a (possibly empty) list instead of failing when SageMaker reports none.
-                "ResultSelector": {
-                    "TrainingJobName.$": "$.TrainingJobName",
-                    "TrainingJobStatus.$": "$.TrainingJobStatus",
-                    "ModelArtifacts.$": "$.ModelArtifacts.S3ModelArtifacts",
-                    "BillableTimeInSeconds.$": "$.BillableTimeInSeconds",
-                    "TrainingTimeInSeconds.$": "$.TrainingTimeInSeconds",
-                    "FinalMetricDataList.$": "$.FinalMetricDataList[*]",
-                },
-                "ResultPath": "$.result",
+                "ResultPath": "$.result",  # the whole description; Trim keeps what results read
             },
         )
         train.add_retry(
@@ -329,41 +425,106 @@ class ExperimentStateMachine(Construct):
             max_attempts=8,
             jitter_strategy=sfn.JitterType.FULL,
         )
-        describe = sfn.Pass(
+        # Success: merge the description onto null defaults for its optional fields, so the
+        # selection below never follows a path that is absent (that raises States.Runtime,
+        # which no Catch can handle). Step Functions guide, "Intrinsic functions": JsonMerge.
+        trim = sfn.Pass(
             self,
-            f"DescribeFailure-{group.id}",
-            state_name=self._state_name("DescribeFailure", group),
-            parameters={
-                "job.$": "$.job",
-                "error.$": "$.error.Error",
-                "cause.$": "$.error.Cause",
-            },
+            f"Trim-{group.id}",
+            state_name=name("Trim"),
+            parameters={"job.$": "$.job", "result.$": "States.JsonMerge($.absent, $.result, false)"},
         )
-        failed = sfn.Fail(
-            self,
-            f"JobFailed-{group.id}",
-            state_name=self._state_name("JobFailed", group),
-            error="TrainingJobFailed",
-            cause_path=sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$")),
-        )
-        train.add_catch(describe.next(failed), errors=["States.ALL"], result_path="$.error")
         succeeded = sfn.Pass(
             self,
             f"Succeeded-{group.id}",
-            state_name=self._state_name("Succeeded", group),
-            parameters={"job.$": "$.job", "result.$": "$.result"},
+            state_name=name("Succeeded"),
+            parameters={
+                "job.$": "$.job",
+                "result": {
+                    "TrainingJobName.$": "$.result.TrainingJobName",
+                    "TrainingJobStatus.$": "$.result.TrainingJobStatus",
+                    "ModelArtifacts.$": "$.result.ModelArtifacts.S3ModelArtifacts",
+                    "BillableTimeInSeconds.$": "$.result.BillableTimeInSeconds",
+                    "TrainingTimeInSeconds.$": "$.result.TrainingTimeInSeconds",
+                    "FinalMetricDataList.$": "$.result.FinalMetricDataList",
+                },
+            },
         )
-        # Fewer runs than the manifest holds: the extra items end here, creating no job.
-        skipped = sfn.Pass(
+        train.next(trim).next(succeeded)
+
+        # Failure: out of capacity with attempts left → wait, then a new job with a new name.
+        read_failure = sfn.Pass(
             self,
-            f"Skipped-{group.id}",
-            state_name=self._state_name("Skipped", group),
-            parameters={"job.$": "$.job", "skipped": True},
+            f"ReadFailure-{group.id}",
+            state_name=name("ReadFailure"),
+            result_path="$.failure",
+            parameters={"error.$": "States.JsonMerge($.no_cause, $.caught, false)"},
         )
-        in_runs = sfn.Choice(self, f"InRuns-{group.id}", state_name=self._state_name("InRuns", group))
-        in_runs.when(sfn.Condition.number_greater_than_equals_json_path("$.job.run", "$.runs"), skipped)
-        in_runs.otherwise(train.next(succeeded))
-        return in_runs
+        capacity = sfn.Choice(self, f"CapacityRetry-{group.id}", state_name=name("CapacityRetry"))
+        read_failure.next(capacity)
+        backoff = props.capacity_backoff()
+        next_attempt = sfn.Pass(
+            self,
+            f"NextAttempt-{group.id}",
+            state_name=name("NextAttempt"),
+            result_path="$.attempt",
+            parameters={
+                "n.$": "States.MathAdd($.attempt.n, 1)",
+                "wait.$": f"States.ArrayGetItem(States.Array({', '.join(map(str, backoff or [0]))}), $.attempt.n)",
+            },
+        )
+        wait = sfn.Wait(
+            self,
+            f"CapacityBackoff-{group.id}",
+            state_name=name("CapacityBackoff"),
+            time=sfn.WaitTime.seconds_path("$.attempt.wait"),
+        )
+        capacity.when(
+            sfn.Condition.and_(
+                sfn.Condition.string_equals("$.failure.error.Error", TASK_FAILED),
+                sfn.Condition.string_matches("$.failure.error.Cause", f"*{CAPACITY_REASON}*"),
+                sfn.Condition.number_less_than("$.attempt.n", props.capacity_retries),
+            ),
+            next_attempt.next(wait).next(train),
+        )
+        # Any other failure: record it, then fail the item at a state redrive re-evaluates.
+        describe = sfn.Pass(
+            self,
+            f"DescribeFailure-{group.id}",
+            state_name=name("DescribeFailure"),
+            result_path="$.record",
+            parameters={
+                "job.$": "$.job",
+                "training_job_name.$": job_name,
+                "error.$": "$.failure.error.Error",
+                "cause.$": "$.failure.error.Cause",
+                "redrive.$": "$$.Execution.RedriveCount",
+                "attempt.$": "$.attempt.n",
+            },
+        )
+        record = sfn.CustomState(
+            self,
+            name("RecordFailure"),
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:s3:putObject",
+                "Parameters": {
+                    "Bucket.$": "$.bucket",
+                    "Key.$": f"States.Format('{{}}/{FAILURES}/{{}}.json', $.results_prefix, $.job.name)",
+                    "Body.$": "States.JsonToString($.record)",
+                    "ContentType": "application/json",
+                },
+                "ResultPath": "$.recorded",  # (aws-cdk-lib drops a null ResultPath)
+            },
+        )
+        record.add_retry(errors=["States.ALL"], interval=Duration.seconds(2), backoff_rate=2.0, max_attempts=4)
+        failed = sfn.Choice(self, f"JobFailed-{group.id}", state_name=name("JobFailed"))
+        failed.when(
+            sfn.Condition.number_greater_than_json_path("$$.Execution.RedriveCount", "$.record.redrive"), train
+        )  # no Default: States.NoChoiceMatched fails the item
+        capacity.otherwise(describe.next(record).next(failed))
+        train.add_catch(read_failure, errors=[TASK_FAILED], result_path="$.caught")
+        return train
 
     # -------------------------------------------------------------- grants
 

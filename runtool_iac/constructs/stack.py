@@ -65,7 +65,7 @@ class RuntoolStack(Stack):
             role_arn = execution.role.role_arn
             acknowledge_wildcards(execution, execution.wildcards())
 
-        def build_machine(construct_id: str, experiment: str, groups: list[JobGroup], runs: int, tolerated: float) -> ExperimentStateMachine:
+        def build_machine(construct_id: str, experiment: str, groups: list[JobGroup], runs: int, spec) -> ExperimentStateMachine:
             props = ExperimentStateMachineProps(
                 experiment=experiment,
                 groups=tuple(groups),
@@ -73,8 +73,10 @@ class RuntoolStack(Stack):
                 sagemaker_role_arn=role_arn,
                 job_prefix=project.job_prefix,
                 runs=runs,
-                tolerated_failure_percentage=tolerated,
+                tolerated_failure_percentage=spec.tolerated_failure_percentage,
                 log_group=self.log_group,
+                capacity_retries=spec.capacity_retries,
+                capacity_retry_seconds=spec.capacity_retry_seconds,
             )
             built = ExperimentStateMachine(self, construct_id, props)
             acknowledge_wildcards(built, built.wildcards())
@@ -88,14 +90,16 @@ class RuntoolStack(Stack):
                 path = inputs.manifest_dir / name / f"{group.id}.jsonl"
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(group.jsonl())
-                groups.append(JobGroup(group.id, group.fields, spec.concurrency_for(group.instance_type), str(path)))
-            self.machines[name] = build_machine(output_id(name), name, groups, plan.runs, spec.tolerated_failure_percentage)
+                groups.append(
+                    JobGroup(group.id, group.fields, spec.concurrency_for(group.instance_type), str(path), len(group.jobs) // plan.runs)
+                )
+            self.machines[name] = build_machine(output_id(name), name, groups, plan.runs, spec)
         # Ad-hoc runs (Client.run): one group per capped instance type, the rest share one.
         adhoc_groups = [
             JobGroup(instance.replace(".", "-"), manifest.STANDARD_FIELDS, limit)
             for instance, limit in sorted(settings.instance_limits.items())
         ] + [JobGroup(DEFAULT_GROUP, manifest.STANDARD_FIELDS, settings.max_concurrency)]
-        self.machines[ADHOC] = build_machine("Adhoc", ADHOC, adhoc_groups, 0, settings.tolerated_failure_percentage)
+        self.machines[ADHOC] = build_machine("Adhoc", ADHOC, adhoc_groups, 0, settings)
 
         self._notifications(settings.notification_email, settings.notification_topic_arn)
         CfnOutput(self, "OutputBucketName", value=self.bucket.bucket_name, description="Models and results")

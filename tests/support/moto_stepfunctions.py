@@ -8,10 +8,15 @@ emulator, never in our production definition:
    creates the job in moto's SageMaker backend and completes or fails it as the
    test's ``Behaviour`` dictates, raising the same error names AWS does.
 2. ``ReaderConfig.InputType: JSONL`` is unknown: parse JSON lines.
-3. ``$$.Execution.RedriveCount`` is missing from the context object: add 0.
+3. ``$$.Execution.RedriveCount`` is missing from the context object: add the
+   execution's redrive count (0 until it is redriven; see moto_redrive).
 4. ``ResultWriter`` writes only an empty manifest.json: write the real
-   SUCCEEDED_0.json / FAILED_0.json files from the map run's items.
-5. Retry intervals are real sleeps: record the requested delay, sleep 0.
+   SUCCEEDED_n.json / FAILED_n.json files from the map run's items
+   (moto_redrive.result_files: the layout after n redrives).
+9. RedriveExecution, the Distributed Map failure threshold and States.NoChoiceMatched
+   are missing: moto_redrive models them from AWS's documentation.
+5. Retry intervals and Wait states are real sleeps: record the requested delay
+   (``retry_delays``, ``waits``), sleep 0.
 7. ListMapRuns right after StartExecution crashes (the worker's environment
    does not exist yet): report no map runs yet, as AWS would.
 8. ResultWriter Parameters are evaluated against the map's result instead
@@ -42,11 +47,18 @@ class Behaviour:
     quota_errors: dict[str, int] = field(default_factory=dict)
     # Job name prefix -> failure reason (the job is created, then ends Failed).
     failures: dict[str, str] = field(default_factory=dict)
+    # Job name prefix -> how many of its jobs fail for lack of capacity before one completes.
+    capacity_failures: dict[str, int] = field(default_factory=dict)
+    # Job name prefixes whose completed jobs report none of DescribeTrainingJob's optional
+    # fields (no metrics, no billable or training time): botocore's model allows it.
+    minimal: set[str] = field(default_factory=set)
     # Metrics every completed job reports.
     metrics: Callable[[dict], dict[str, float]] = lambda request: {"MASE": 1.0}
     created: list[dict] = field(default_factory=list)
+    capacity_failed: list[str] = field(default_factory=list)
     create_attempts: list[str] = field(default_factory=list)
     retry_delays: list[float] = field(default_factory=list)
+    waits: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _match(self, table: dict, name: str) -> Any:
@@ -161,9 +173,22 @@ def _stand_in_class() -> type:
                 described.pop("ResponseMetadata", None)
                 described = _jsonable(described)
                 reason = BEHAVIOUR._match(BEHAVIOUR.failures, name)
-                described.update({"BillableTimeInSeconds": 42, "TrainingTimeInSeconds": 40})
+                with BEHAVIOUR.lock:
+                    capacity = BEHAVIOUR._match(BEHAVIOUR.capacity_failures, name) or 0
+                    earlier = [n for n in BEHAVIOUR.capacity_failed if n.rsplit("-", 1)[0] == name.rsplit("-", 1)[0]]
+                    if reason is None and len(earlier) < capacity:
+                        BEHAVIOUR.capacity_failed.append(name)
+                        reason = "CapacityError: Unable to provision requested ML compute capacity. Please retry using a different ML instance type."
+                minimal = BEHAVIOUR._match({p: True for p in BEHAVIOUR.minimal}, name)
+                if minimal:
+                    for optional in ("BillableTimeInSeconds", "TrainingTimeInSeconds", "FinalMetricDataList", "FailureReason"):
+                        described.pop(optional, None)
+                else:
+                    described.update({"BillableTimeInSeconds": 42, "TrainingTimeInSeconds": 40})
                 if reason is None:
                     described["TrainingJobStatus"] = "Completed"
+                    if minimal:
+                        return described
                     described["FinalMetricDataList"] = [
                         {"MetricName": k, "Value": v, "Timestamp": "2026-01-01T00:00:00Z"}
                         for k, v in BEHAVIOUR.metrics(normalised_parameters).items()
@@ -193,12 +218,11 @@ def _stand_in_class() -> type:
 
 # ---------------------------------------------------------------- the patches
 
-_RESULTS: dict[str, list[dict]] = {}
-
-
 @contextlib.contextmanager
 def patched_moto() -> Iterator[Behaviour]:
     from unittest import mock
+
+    import moto_redrive
 
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader import item_reader_decl
@@ -206,17 +230,12 @@ def patched_moto() -> Iterator[Behaviour]:
         ResourceOutputTransformerJson,
     )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.item_reader.reader_config import input_type
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import distributed_iteration_component
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.itemprocessor import (
-        distributed_item_processor_worker as worker_module,
-    )
     from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer.resource_eval import resource_eval_s3
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_factory
-    from moto.stepfunctions.parser.asl.eval.program_state import ProgramError
     from moto.stepfunctions.parser.backend import execution_worker
 
     behaviour = reset_behaviour()
-    _RESULTS.clear()
+    model = moto_redrive.reset()
     stand_in = _stand_in_class()
     original_service_for = state_task_factory.state_task_service_for
 
@@ -247,47 +266,25 @@ def patched_moto() -> Iterator[Behaviour]:
 
     def environment(self: Any) -> Any:  # (3)
         env = original_environment(self)
-        env.states.context_object.context_object_data["Execution"]["RedriveCount"] = 0
+        execution = env.states.context_object.context_object_data["Execution"]
+        execution["RedriveCount"] = model.redrive_count(execution["Id"])
         return env
 
-    original_eval_job = worker_module.DistributedItemProcessorWorker._eval_job
-
-    def eval_job(self: Any, env: Any, job: Any) -> None:  # (4) remember each item's outcome
-        original_eval_job(self, env, job)
-        state = env.program_state()
-        entry = {"Name": f"item-{job.job_index}", "Input": json.dumps(job.job_input)}
-        if isinstance(state, ProgramError):
-            details = state.error or {}
-            entry.update(Status="FAILED", Error=details.get("error", ""), Cause=details.get("cause", ""))
-        else:
-            entry.update(Status="SUCCEEDED", Output=json.dumps(job.job_output))
-        _RESULTS.setdefault(self._map_run_record.map_run_arn, []).append(entry)
-
-    original_iteration_body = distributed_iteration_component.DistributedIterationComponent._eval_body
-
-    def iteration_body(self: Any, env: Any) -> None:
-        env.runtool_map_run_arn = env.stack[-1].map_run_record.map_run_arn
-        original_iteration_body(self, env)
-
-    def put_results(env: Any, resource_runtime_part: Any, state_credentials: Any) -> None:  # (4) write them
+    def write_results(env: Any, run: Any, attempt: int, resource_runtime_part: Any, state_credentials: Any) -> None:  # (4)
         parameters = env.stack.pop()
         env.stack.pop()
         s3 = resource_eval_s3.ResourceEvalS3._get_s3_client(resource_runtime_part, state_credentials)
-        map_run_arn = env.runtool_map_run_arn
-        prefix = parameters.get("Prefix", "").rstrip("/") + "/" + map_run_arn.split(":")[-1]
-        files: dict[str, list] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
-        entries = _RESULTS.get(map_run_arn, [])
-        for kind in ("SUCCEEDED", "FAILED"):
-            chosen = [e for e in entries if e["Status"] == kind]
-            if chosen:
-                key = f"{prefix}/{kind}_0.json"
-                body = json.dumps(chosen).encode()
-                s3.put_object(Bucket=parameters["Bucket"], Key=key, Body=body)
-                files[kind].append({"Key": key, "Size": len(body)})
+        prefix = parameters.get("Prefix", "").rstrip("/") + "/" + run.arn.split(":")[-1]
+        listed: dict[str, list] = {"FAILED": [], "PENDING": [], "SUCCEEDED": []}
+        for name, entries in moto_redrive.result_files(run, attempt).items():
+            key = f"{prefix}/{name}"
+            body = json.dumps(entries).encode()
+            s3.put_object(Bucket=parameters["Bucket"], Key=key, Body=body)
+            listed[name.split("_")[0]].append({"Key": key, "Size": len(body)})
         key = f"{prefix}/manifest.json"
-        manifest = {"DestinationBucket": parameters["Bucket"], "MapRunArn": map_run_arn, "ResultFiles": files}
+        manifest = {"DestinationBucket": parameters["Bucket"], "MapRunArn": run.arn, "ResultFiles": listed}
         s3.put_object(Bucket=parameters["Bucket"], Key=key, Body=json.dumps(manifest).encode())
-        env.stack.append({"MapRunArn": map_run_arn, "ResultWriterDetails": {"Bucket": parameters["Bucket"], "Key": key}})
+        env.stack.append({"MapRunArn": run.arn, "ResultWriterDetails": {"Bucket": parameters["Bucket"], "Key": key}})
 
     class InstantTime:  # (5)
         @staticmethod
@@ -315,16 +312,19 @@ def patched_moto() -> Iterator[Behaviour]:
         env.stack.extend([outputs, parameters])
         self.resource_eval.eval_resource(env=env)
 
-    patches = [
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:  # (5)
+        behaviour.waits.append(wait_seconds)
+
+    patches = moto_redrive.patches(write_results) + [
+        mock.patch.object(wait_function.WaitFunction, "_wait_interval", wait_interval),
         mock.patch.object(result_writer_decl.ResultWriter, "_eval_body", writer_body),
         mock.patch.object(sfn_models.StepFunctionsParserBackend, "list_map_runs", list_map_runs),
         mock.patch.object(state_task_factory, "state_task_service_for", service_for),
         mock.patch.object(input_type.InputType, "__init__", input_init),
         mock.patch.object(item_reader_decl, "resource_output_transformer_for", transformer_for),
         mock.patch.object(execution_worker.ExecutionWorker, "_get_evaluation_environment", environment),
-        mock.patch.object(worker_module.DistributedItemProcessorWorker, "_eval_job", eval_job),
-        mock.patch.object(distributed_iteration_component.DistributedIterationComponent, "_eval_body", iteration_body),
-        mock.patch.object(resource_eval_s3.ResourceEvalS3, "_handle_put_object", staticmethod(put_results)),
         mock.patch.object(retrier_decl, "time", InstantTime),
     ]
     with contextlib.ExitStack() as stack:
