@@ -225,7 +225,7 @@ def _parse(kind: str, entry: dict) -> JobResult:
         return base
     base.status = "Aborted" if entry.get("Status") == "ABORTED" else "Failed"
     cause = _loads(entry.get("Cause")) or {}
-    if isinstance(cause, dict) and "job" in cause and "cause" in cause:  # {"job", "error", "cause"} (local mode)
+    if isinstance(cause, dict) and "cause" in cause:  # {"job", "error", "cause"} (local mode)
         apply_failure(base, cause.get("error") or entry.get("Error", ""), cause.get("cause"))
     else:
         apply_failure(base, entry.get("Error", ""), entry.get("Cause"))
