@@ -545,7 +545,7 @@ def _reason(exc: BaseException) -> str:
 
 def _checked(result: JobResult) -> JobResult:
     """A parsed result whose fields have the types tables, CSV and pivots rely on (else ``ValueError``)."""
-    for name in ("job_name", "algorithm", "dataset", "status", "failure_reason", "instance_type", "run_configuration_id", "key"):
+    for name in ("job_name", "algorithm", "dataset", "status", "failure_reason", "instance_type", "run_configuration_id", "key", "planned_name"):
         if not isinstance(getattr(result, name), str):
             raise ValueError(f"{name} is {_json_type(getattr(result, name))}, not a string")
     if isinstance(result.run, bool) or not isinstance(result.run, int):
