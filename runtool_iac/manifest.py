@@ -40,6 +40,11 @@ STANDARD_FIELDS = (
 )
 
 
+# Pseudo request field of a group whose checkpoints go to the output bucket: the state
+# machine completes CheckpointConfig.S3Uri with the deployed bucket, like S3OutputPath.
+OUTPUT_CHECKPOINT = "OutputCheckpoint"
+
+
 @dataclass(frozen=True)
 class Group:
     """Jobs one Distributed Map runs: one instance type and one set of request fields."""
@@ -64,7 +69,10 @@ def item(job: Job, keys: KeyMaker | None = None) -> dict:
     output = dict(request["OutputDataConfig"])
     s3_path = output.pop("S3OutputPath")
     request["OutputDataConfig"] = output
-    return {
+    checkpoint_key = _output_checkpoint_key(job)
+    if checkpoint_key is not None:
+        request["CheckpointConfig"] = {k: v for k, v in request["CheckpointConfig"].items() if k != "S3Uri"}
+    entry = {
         "job": {
             "name": job.name,
             "key": (keys or KeyMaker()).key(job.request, job.run),
@@ -80,6 +88,24 @@ def item(job: Job, keys: KeyMaker | None = None) -> dict:
         },
         "request": request,
     }
+    if checkpoint_key is not None:
+        entry["job"]["checkpoint_key"] = checkpoint_key
+    return entry
+
+
+def _output_checkpoint_key(job: Job) -> str | None:
+    """The key of a checkpoint location in the job's output bucket (None: elsewhere or none)."""
+    uri = job.request.get("CheckpointConfig", {}).get("S3Uri", "")
+    bucket = job.request["OutputDataConfig"]["S3OutputPath"].split("/", 3)[2]
+    return uri.split("/", 3)[3] if uri.startswith(f"s3://{bucket}/") and uri.count("/") >= 3 else None
+
+
+def request_fields(job: Job) -> tuple[str, ...]:
+    """The group-defining fields of a job's request (plus OUTPUT_CHECKPOINT)."""
+    fields = {k for k in job.request if k not in STATE_MACHINE_FIELDS}
+    if _output_checkpoint_key(job) is not None:
+        fields.add(OUTPUT_CHECKPOINT)
+    return tuple(sorted(fields))
 
 
 def group_id(instance_type: str, fields: tuple[str, ...]) -> str:
@@ -92,7 +118,7 @@ def groups(plan: Plan) -> list[Group]:
     """Deterministic groups (sorted by id), jobs run-major inside each."""
     buckets: dict[tuple[str, tuple[str, ...]], list[tuple[int, Job]]] = {}
     for index, job in enumerate(plan.jobs):
-        fields = tuple(sorted(k for k in job.request if k not in STATE_MACHINE_FIELDS))
+        fields = request_fields(job)
         buckets.setdefault((job.instance_type, fields), []).append((index, job))
     out = []
     for (instance_type, fields), members in buckets.items():

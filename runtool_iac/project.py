@@ -10,6 +10,7 @@ import glob
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runtool_iac import spot
 from runtool_iac.config import Config, load_config
 from runtool_iac.config import schema
 from runtool_iac.config.source import SourceMap, read_yaml_file
@@ -38,6 +39,9 @@ class Settings:
     notification_email: str | None = None
     notification_topic_arn: str | None = None
     log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS
+    bucket_kms_key_arn: str | None = None  # the existing bucket's default-encryption key
+    bucket_region: str | None = None  # the existing bucket's region (from its key when not given)
+    spot: bool = False
 
     @property
     def create_role(self) -> bool:
@@ -59,6 +63,7 @@ class ExperimentSpec:
     tags: dict[str, str]
     description: str = ""
     location: Location | None = None
+    spot: bool = False
 
     def concurrency_for(self, instance_type: str) -> int:
         return self.instance_limits.get(instance_type, self.max_concurrency)
@@ -104,7 +109,7 @@ class Project:
         """The jobs of a declared experiment, named with the project's job prefix."""
         spec = self.experiment(name)
         experiment = parse_experiment(spec.expression, self.config, location=spec.location, path=f"experiments.{name}.experiment")
-        return build_plan(
+        plan = build_plan(
             experiment,
             runs=runs or spec.runs,
             experiment_name=name,
@@ -114,6 +119,7 @@ class Project:
             target=target,
             name_prefix=self.job_prefix,
         )
+        return spot.managed_spot(plan) if spec.spot and target == "sagemaker" else plan
 
     def local_only(self, name: str) -> bool:
         """Whether the experiment has an algorithm with ``instance: local`` (the original's
@@ -124,6 +130,10 @@ class Project:
 
     def stack_name(self) -> str:
         return "".join(part.capitalize() for part in self.name.split("-")) + "Runtool"
+
+
+def _key_region(arn: str | None) -> str | None:
+    return arn.split(":")[3] if arn else None
 
 
 def find_project_file(start: str | Path = ".") -> Path:
@@ -159,6 +169,14 @@ def load_project(path: str | Path | None = None) -> Project:
         errors.append(ConfigError("set either bucket or create_bucket: true, not both", location=defaults.key_locs.get("create_bucket"), path="defaults.create_bucket"))
     if "role_arn" not in defaults and defaults.get("create_role") is False:
         errors.append(ConfigError("create_role: false needs role_arn", location=defaults.key_locs.get("create_role"), path="defaults.create_role"))
+    for key in ("bucket_kms_key_arn", "bucket_region"):
+        if key in defaults and "bucket" not in defaults:
+            errors.append(ConfigError(f"{key} describes an existing bucket: set bucket too", location=defaults.key_locs.get(key), path=f"defaults.{key}"))
+    key_region = _key_region(defaults.get("bucket_kms_key_arn"))
+    if key_region and defaults.get("bucket_region") not in (None, key_region):
+        errors.append(ConfigError(
+            f"bucket_region {defaults['bucket_region']} differs from the region of bucket_kms_key_arn ({key_region}); "
+            "S3 uses keys of the bucket's own region", location=defaults.key_locs.get("bucket_region"), path="defaults.bucket_region"))
     if "bucket" not in defaults and defaults.get("create_bucket") is False:
         errors.append(ConfigError("create_bucket: false needs bucket", location=defaults.key_locs.get("create_bucket"), path="defaults.create_bucket"))
 
@@ -181,6 +199,9 @@ def load_project(path: str | Path | None = None) -> Project:
         notification_email=defaults.get("notification_email"),
         notification_topic_arn=defaults.get("notification_topic_arn"),
         log_retention_days=defaults.get("log_retention_days", DEFAULT_LOG_RETENTION_DAYS),
+        bucket_kms_key_arn=defaults.get("bucket_kms_key_arn"),
+        bucket_region=defaults.get("bucket_region") or _key_region(defaults.get("bucket_kms_key_arn")),
+        spot=defaults.get("spot", False),
     )
     experiments = {}
     for exp_name, spec in raw["experiments"].items():
@@ -194,6 +215,7 @@ def load_project(path: str | Path | None = None) -> Project:
             tags={**settings.tags, **{str(k): str(v) for k, v in (spec.get("tags") or {}).items()}},
             description=spec.get("description", ""),
             location=spec.child_loc("experiment"),
+            spot=spec.get("spot", settings.spot),
         )
     local_raw = raw.get("local") or {}
     local = LocalSettings(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from runtool_iac import render
+from runtool_iac import iam_limits, render
 from runtool_iac.plan import Plan
 from runtool_iac.project import Project, load_project
 
@@ -29,6 +29,7 @@ class SynthResult:
     outdir: Path
     template_file: Path
     stack_name: str
+    policy_sizes: list = None  # iam_limits.RoleSizes of every role in the template
 
 
 # Feature flags every project needs. Without the first, aws-cdk-lib silently drops
@@ -85,6 +86,12 @@ def synth(project_file: str | Path | None = None, outdir: str | Path | None = No
     assembly = app.synth()
     artifact = assembly.get_stack_by_name(stack.stack_name)
     template_file = outdir_path / artifact.template_file
+    paths = {stack.get_logical_id(c): c.node.path for c in stack.node.find_all() if isinstance(c, cdk.CfnElement)}
+    try:
+        sizes = iam_limits.check(artifact.template, paths)
+    except iam_limits.PolicyLimitError:
+        template_file.unlink(missing_ok=True)  # never leave a template IAM would reject
+        raise
     resources = Counter(r["Type"] for r in artifact.template["Resources"].values())
     for name, plan in plans.items():
         (outdir_path / f"{name}.plan.json").write_text(plan.to_json())
@@ -98,7 +105,10 @@ def synth(project_file: str | Path | None = None, outdir: str | Path | None = No
             f"plan: {outdir_path / (name + '.plan.md')}\n"
         )
     out.write(f"stack {stack.stack_name}: {sum(resources.values())} resources → {template_file}\n")
-    return SynthResult(project, plans, outdir_path, template_file, stack.stack_name)
+    for role in sizes:
+        if role.managed or role.inline_total > iam_limits.INLINE_AGGREGATE_MAX // 2:
+            out.write(f"IAM policy sizes (worst case): {role.summary()}\n")
+    return SynthResult(project, plans, outdir_path, template_file, stack.stack_name, sizes)
 
 
 def _resources_markdown(resources: Counter) -> str:

@@ -168,10 +168,11 @@ def test_sagemaker_role_reads_exactly_the_datasets_and_writes_exactly_the_output
         "ecr:GetDownloadUrlForLayer": {repository},
         "ecr:BatchCheckLayerAvailability": {repository},
         "ecr:GetAuthorizationToken": {"*"},
-        "logs:CreateLogGroup": {log_group, f"{log_group}:log-stream:*"},
-        "logs:CreateLogStream": {log_group, f"{log_group}:log-stream:*"},
-        "logs:PutLogEvents": {log_group, f"{log_group}:log-stream:*"},
-        "logs:DescribeLogStreams": {log_group, f"{log_group}:log-stream:*"},
+        # The Logs IAM reference: log-group:NAME:* (which covers its streams), never the bare ARN.
+        "logs:CreateLogGroup": {f"{log_group}:*"},
+        "logs:CreateLogStream": {f"{log_group}:*"},
+        "logs:PutLogEvents": {f"{log_group}:*"},
+        "logs:DescribeLogStreams": {f"{log_group}:*"},
         "cloudwatch:PutMetricData": {"*"},
     }
     assert grants(statements) == expected
@@ -229,7 +230,7 @@ def test_exact_wildcards_in_every_policy(cdk_synth: Synth):
         lid("AWS::IAM::Policy", "SageMakerExecutionRolePolicy"): sorted(
             [f"Resource::{ARN}:s3:::runtool-example-data/forecasting/{ds}/{c}/*" for ds in DATASETS for c in ("train", "test")]
             + [f"Resource::{bucket}/{e}/{e}_*" for e in ("bench", "smoke")] + [f"Resource::{bucket}/adhoc/runs/*"]
-            + ["Resource::*", f"Resource::{ARN}:logs:{LOCAL}:log-group:/aws/sagemaker/TrainingJobs:log-stream:*"]
+            + ["Resource::*", f"Resource::{ARN}:logs:{LOCAL}:log-group:/aws/sagemaker/TrainingJobs:*"]
         ),
     }
     for experiment in cdk_synth.state_machines():

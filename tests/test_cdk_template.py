@@ -85,14 +85,17 @@ def test_state_machines_log_everything_and_trace(cdk_synth: Synth, template):
             "TracingConfiguration": {"Enabled": True},
         },
     )
-    template.has_resource_properties(
-        "AWS::Logs::LogGroup",
-        {
-            "RetentionInDays": cdk_synth.project.settings.log_retention_days,
-            "LogGroupName": Match.string_like_regexp(r"^/aws/vendedlogs/states/"),
-        },
-    )
-    assert cdk_synth.project.settings.log_retention_days == 30  # runtool.yml
+    (group,) = cdk_synth.of_type("AWS::Logs::LogGroup").values()
+    assert group["Properties"]["RetentionInDays"] == cdk_synth.project.settings.log_retention_days == 30  # runtool.yml
+    # Retained when the stack is deleted, so never a fixed name: the stack id's UUID makes it new
+    # per stack (a redeploy after `cdk destroy` or a rolled-back create does not hit AlreadyExists).
+    assert group["DeletionPolicy"] == group["UpdateReplacePolicy"] == "Retain"
+    assert group["Properties"]["LogGroupName"] == {
+        "Fn::Join": ["", [
+            f"/aws/vendedlogs/states/{cdk_synth.result.stack_name}-",
+            {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]},
+        ]]
+    }
 
 
 def test_buckets_encrypted_private_tls_only_and_logged(cdk_synth: Synth, template):

@@ -18,6 +18,7 @@ number of jobs (only the manifest assets do).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,14 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from runtool_iac.manifest import OUTPUT_CHECKPOINT
+
 MAX_RUNS_INPUT = 1000
+# Step Functions quotas: a Distributed Map label ≤ 40 characters, unique within the
+# definition (and letters/digits only here); a state name ≤ 80 characters, unique.
+LABEL_MAX = 40
+STATE_NAME_MAX = 80
+HASH_CHARS = 8
 TOKEN_EXPRESSION = "States.ArrayGetItem(States.StringSplit(States.UUID(), '-'), 0)"
 
 # Error names the SageMaker .sync integration raises (Retry/Catch match exact strings).
@@ -68,6 +76,7 @@ class ExperimentStateMachineProps:
     runs: int = 0  # declared runs; 0 = ad-hoc machine (manifest location required in the input)
     tolerated_failure_percentage: float = 0.0
     log_group: logs.ILogGroup | None = None
+    bucket_kms_key_arn: str | None = None  # default encryption key of an existing bucket
 
 
 @jsii.implements(sfn.IItemReader)
@@ -118,6 +127,32 @@ class ScopedResultWriter(sfn.ResultWriterV2):
 
     def provide_policy_statements(self) -> list[iam.PolicyStatement]:
         return []
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_CHARS]
+
+
+def bounded(text: str, limit: int, key: str, separator: str = "-") -> str:
+    """``text`` if it fits in ``limit`` characters, else its start plus a short hash of ``key``."""
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - HASH_CHARS - len(separator)]}{separator}{_digest(key)}"
+
+
+def map_labels(groups: tuple[JobGroup, ...]) -> dict[str, str]:
+    """Group id -> Distributed Map label: readable (``ml-m5-large`` -> ``MlM5Large``), and
+    shortened with a hash of the group id when too long or when two groups would share it."""
+    readable = {g.id: "".join(ch for ch in g.id.title() if ch.isalnum()) or "Group" for g in groups}
+    counts: dict[str, int] = {}
+    for label in readable.values():
+        counts[label] = counts.get(label, 0) + 1
+    out = {}
+    for group_id, label in readable.items():
+        if len(label) > LABEL_MAX or counts[label] > 1:
+            label = f"{label[: LABEL_MAX - HASH_CHARS]}{_digest(group_id)}"
+        out[group_id] = label
+    return out
 
 
 def _key(group: JobGroup) -> str:
@@ -254,22 +289,24 @@ class ExperimentStateMachine(Construct):
 
     def _group_map(self, group: JobGroup) -> sfn.DistributedMap:
         props = self.props
-        label = "".join(ch for ch in group.id.title() if ch.isalnum())[:40]
+        item_selector = {
+            "job.$": "$$.Map.Item.Value.job",
+            "request.$": "$$.Map.Item.Value.request",
+            "token.$": "$.cfg.token",
+            "runs.$": "$.cfg.runs",
+            "output": {"S3OutputPath.$": "States.Format('s3://{}/{}', $.bucket, $$.Map.Item.Value.job.output_key)"},
+        }
+        if OUTPUT_CHECKPOINT in group.fields:  # spot checkpoints below the job's output prefix
+            item_selector["checkpoint"] = {
+                "S3Uri.$": "States.Format('s3://{}/{}', $.bucket, $$.Map.Item.Value.job.checkpoint_key)"
+            }
         job_map = sfn.DistributedMap(
             self,
             f"Map-{group.id}",
-            state_name=f"Jobs {group.id}",
-            label=label,
+            state_name=self._state_name("Jobs", group, qualify=True),
+            label=map_labels(props.groups)[group.id],
             item_reader=JsonLinesReader("$.manifest.bucket", f"$.manifest.keys.{_key(group)}"),
-            item_selector={
-                "job.$": "$$.Map.Item.Value.job",
-                "request.$": "$$.Map.Item.Value.request",
-                "token.$": "$.cfg.token",
-                "runs.$": "$.cfg.runs",
-                "output": {
-                    "S3OutputPath.$": "States.Format('s3://{}/{}', $.bucket, $$.Map.Item.Value.job.output_key)"
-                },
-            },
+            item_selector=item_selector,
             max_concurrency=group.max_concurrency,
             tolerated_failure_percentage=props.tolerated_failure_percentage,
             # Child executions must be STANDARD: EXPRESS ones cannot wait on .sync jobs.
@@ -279,9 +316,12 @@ class ExperimentStateMachine(Construct):
         job_map.item_processor(self._processor(group))
         return job_map
 
-    def _state_name(self, base: str, group: JobGroup) -> str:
-        """State names are unique per state machine: qualify them when there are several groups."""
-        return base if len(self.props.groups) == 1 else f"{base} {group.id}"
+    def _state_name(self, base: str, group: JobGroup, qualify: bool = False) -> str:
+        """State names are unique per state machine (qualified by the group when there are
+        several) and at most 80 characters (a long group id ends in a hash of itself)."""
+        if not qualify and len(self.props.groups) == 1:
+            return base
+        return bounded(f"{base} {group.id}", STATE_NAME_MAX, group.id)
 
     def _processor(self, group: JobGroup) -> sfn.IChainable:
         parameters: dict[str, Any] = {
@@ -291,8 +331,10 @@ class ExperimentStateMachine(Construct):
             "OutputDataConfig.$": "States.JsonMerge($.request.OutputDataConfig, $.output, false)",
         }
         for name in group.fields:
-            if name != "OutputDataConfig":
+            if name not in ("OutputDataConfig", OUTPUT_CHECKPOINT):
                 parameters[f"{name}.$"] = f"$.request.{name}"
+        if OUTPUT_CHECKPOINT in group.fields:
+            parameters["CheckpointConfig.$"] = "States.JsonMerge($.request.CheckpointConfig, $.checkpoint, false)"
         train = sfn.CustomState(
             self,
             self._state_name("Train", group),
@@ -421,6 +463,16 @@ class ExperimentStateMachine(Construct):
                 resources=[props.bucket.arn_for_objects(f"{self.results_prefix}/*")],
             )
         )
+        if props.bucket_kms_key_arn:
+            # A KMS-encrypted existing bucket: S3 uses the key on the caller's behalf to
+            # write results (and multipart parts) and to read uploaded manifests.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    sid="OutputBucketKey",
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                    resources=[props.bucket_kms_key_arn],
+                )
+            )
 
     def wildcards(self) -> list[tuple[str, str]]:
         """The wildcards this construct's role intends, with why (see nag.acknowledge_wildcards)."""

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
@@ -24,7 +24,8 @@ from runtool_iac import manifest
 from runtool_iac.manifest import ADHOC, ADHOC_OUTPUTS, DEFAULT_GROUP, output_id
 from runtool_iac.constructs.nag import acknowledge, acknowledge_wildcards
 from runtool_iac.constructs.experiment import ExperimentStateMachine, ExperimentStateMachineProps, JobGroup
-from runtool_iac.constructs.roles import DataAccess, SageMakerExecutionRole
+from runtool_iac.access import DataAccess, sagemaker_locations
+from runtool_iac.constructs.roles import SageMakerExecutionRole
 from runtool_iac.plan import Plan
 from runtool_iac.project import Project
 
@@ -43,10 +44,17 @@ class RuntoolStack(Stack):
         project, settings = inputs.project, inputs.project.settings
 
         self.bucket = self._bucket(settings.bucket)
+        if settings.bucket and settings.bucket_region:
+            self._require_region(settings.bucket_region, settings.bucket)
+        # Retained (the logs outlive the stack), so its name must be new per stack: the stack id's
+        # UUID makes the next deploy after `cdk destroy` or a rolled-back create start a fresh group.
+        # The /aws/vendedlogs/ prefix keeps Step Functions' log delivery off the size-limited
+        # CloudWatch Logs resource policy.
+        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
         self.log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
-            log_group_name=f"/aws/vendedlogs/states/{self.stack_name}",
+            log_group_name=f"/aws/vendedlogs/states/{self.stack_name}-{stack_uuid}",
             removal_policy=RemovalPolicy.RETAIN,
         )
         # RetentionDays is an enum of names; the schema already restricts the value to CloudWatch's list.
@@ -59,8 +67,10 @@ class RuntoolStack(Stack):
         if settings.role_arn:
             role_arn = settings.role_arn
         else:
+            access = DataAccess.from_requests(requests, outputs, locate=sagemaker_locations(project.config_files))
             execution = SageMakerExecutionRole(
-                self, "SageMakerExecutionRole", access=DataAccess.from_requests(requests, outputs), output_bucket=self.bucket
+                self, "SageMakerExecutionRole", access=access, output_bucket=self.bucket,
+                bucket_kms_key_arn=settings.bucket_kms_key_arn,
             )
             role_arn = execution.role.role_arn
             acknowledge_wildcards(execution, execution.wildcards())
@@ -75,6 +85,7 @@ class RuntoolStack(Stack):
                 runs=runs,
                 tolerated_failure_percentage=tolerated,
                 log_group=self.log_group,
+                bucket_kms_key_arn=settings.bucket_kms_key_arn,
             )
             built = ExperimentStateMachine(self, construct_id, props)
             acknowledge_wildcards(built, built.wildcards())
@@ -165,3 +176,34 @@ class RuntoolStack(Stack):
             ),
         )
         rule.add_target(targets.SnsTopic(topic))
+        if topic_arn:
+            # An imported topic's policy belongs to its owner (CloudFormation could only replace it
+            # whole), so the statement EventBridge needs is printed for them to add.
+            statement = {
+                "Sid": "RuntoolExecutionEvents",
+                "Effect": "Allow",
+                "Principal": {"Service": "events.amazonaws.com"},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": rule.rule_arn}},
+            }
+            CfnOutput(
+                self,
+                "NotificationTopicPolicyStatement",
+                value=self.to_json_string(statement),
+                description="Add this statement to the topic's access policy, or EventBridge cannot publish to it",
+            )
+
+    def _require_region(self, region: str, bucket: str) -> None:
+        """ResultWriter fails (States.ResultWriterFailed) on a bucket in another region."""
+        message = f"bucket {bucket} is in {region} (defaults.bucket_region); deploy the stack to {region}"
+        if not Token.is_unresolved(self.region):
+            if self.region != region:
+                raise ValueError(f"{message}, not {self.region}")
+            return
+        # Environment-agnostic stack: CloudFormation checks it before creating anything.
+        CfnRule(
+            self,
+            "BucketRegion",
+            assertions=[CfnRuleAssertion(assert_=Fn.condition_equals(Aws.REGION, region), assert_description=message)],
+        )
