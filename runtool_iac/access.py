@@ -48,7 +48,8 @@ class DataAccess:
     output_checkpoints: tuple[str, ...] = ()
 
     @classmethod
-    def from_requests(cls, requests: list[dict], outputs: list[str], *, locate: Callable[[str], Location | None] | None = None,
+    def from_requests(cls, requests: list[dict], outputs: list[str], *,
+                      locate: Callable[[str], tuple[Location, str] | None] | None = None,
                       extra_kms_keys: Iterable[str] = ()) -> "DataAccess":
         """Raises ConfigError (located through ``locate(field path)``) for access it cannot derive."""
         reads: set[tuple[str, str]] = set()
@@ -62,9 +63,11 @@ class DataAccess:
         own_checkpoints: set[str] = set()
 
         def problem(path: str, message: str, job: str) -> None:
+            found = locate(path) if locate else None
+            location, config_path = found if found else (None, f"$sagemaker.{path}")
             problems.setdefault((path, message), Problem(f"{message} (job {job}); the created SageMaker role cannot be "
                                                          "given this access: set defaults.role_arn to a role that has it",
-                                                         (locate or (lambda _: None))(path), f"$sagemaker.{path}"))
+                                                         location, config_path))
 
         for request in requests:
             job = request.get("TrainingJobName", "?")
@@ -137,34 +140,40 @@ def _minimal(prefixes: set[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def sagemaker_locations(files: Iterable[Path]) -> Callable[[str], Location | None]:
-    """``locate(field path)``: where a config sets that ``$sagemaker.*`` field (or its closest parent/child)."""
-    found: list[tuple[str, Location]] = []
+def sagemaker_locations(files: Iterable[Path]) -> Callable[[str], tuple[Location, str] | None]:
+    """``locate(field path)``: where a config sets that ``$sagemaker.*`` field (or its closest
+    parent or child), and the config path of that key (``node.$sagemaker.Field``)."""
+    found: list[tuple[str, Location, str]] = []  # (field path, location, config path)
 
-    def walk(node: Any, prefix: str | None) -> None:
+    def walk(node: Any, prefix: str | None, config_path: str) -> None:
         if isinstance(node, SourceMap):
             for key, value in node.items():
+                key = str(key)
+                here = f"{config_path}.{key}" if config_path else key
                 if prefix is not None:
-                    path = f"{prefix}.{key}" if prefix else str(key)
-                elif key == "$sagemaker" or str(key).startswith("$sagemaker."):
-                    path = str(key).removeprefix("$sagemaker").lstrip(".")
+                    path = f"{prefix}.{key}" if prefix else key
+                elif key == "$sagemaker" or key.startswith("$sagemaker."):
+                    path = key.removeprefix("$sagemaker").lstrip(".")
                 else:
                     path = None
                 if path is not None and node.key_locs.get(key):
-                    found.append((path, node.key_locs[key]))
-                walk(value, path)
+                    found.append((path, node.key_locs[key], here))
+                walk(value, path, here)
         elif isinstance(node, SourceList):
-            for item in node:
-                walk(item, prefix)
+            for index, item in enumerate(node):
+                walk(item, prefix, f"{config_path}[{index}]")
 
     for file in files:
         try:
-            walk(read_yaml_file(file), None)
+            walk(read_yaml_file(file), None, "")
         except ConfigError:
             continue  # reported when the configs load
 
-    def locate(path: str) -> Location | None:
-        matches = [(p, loc) for p, loc in found if p and (path.startswith(p) or p.startswith(path))]
-        return min(matches, key=lambda m: (abs(len(m[0]) - len(path)), m[1].file, m[1].line))[1] if matches else None
+    def locate(path: str) -> tuple[Location, str] | None:
+        matches = [m for m in found if m[0] and (path.startswith(m[0]) or m[0].startswith(path))]
+        if not matches:
+            return None
+        _, location, config_path = min(matches, key=lambda m: (abs(len(m[0]) - len(path)), m[1].file, m[1].line))
+        return location, config_path
 
     return locate

@@ -503,7 +503,17 @@ def to_table(results: list[JobResult]) -> str:
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    return text_table(columns, rows) + f"\n{len(results)} jobs ({summary})\n"
+    return text_table(columns, rows) + f"\n{len(results)} jobs ({summary})\n" + saving_line(results)
+
+
+def saving_line(results: list[JobResult]) -> str:
+    """Managed spot training's saving: billed seconds against trained seconds (jobs that report both)."""
+    timed = [r for r in results if r.training_seconds is not None and r.billable_seconds is not None]
+    trained = sum(r.training_seconds for r in timed)
+    billed = sum(r.billable_seconds for r in timed)
+    if not timed or not trained or billed >= trained:
+        return ""
+    return f"billable {billed:,.0f} s of {trained:,.0f} s trained: {1 - billed / trained:.0%} saved (managed spot)\n"
 
 
 @dataclass

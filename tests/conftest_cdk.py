@@ -95,6 +95,8 @@ def placeholder_for(logical_id: str, attribute: str | None, template: dict) -> s
         return f"arn:aws:iam::{ACCOUNT}:role/{logical_id}" if attribute == "Arn" else logical_id
     if kind == "AWS::Logs::LogGroup":
         return f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*" if attribute == "Arn" else name
+    if kind == "AWS::Events::Rule" and attribute == "Arn":
+        return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}"
     if kind == "AWS::StepFunctions::StateMachine" and attribute in (None, "Arn"):
         return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{logical_id}"
     raise AssertionError(f"no placeholder for {kind} {logical_id}.{attribute}: add one to conftest_cdk")
@@ -117,16 +119,19 @@ def resolve(value: Any, template: dict) -> Any:
         return placeholder_for(logical_id, attribute, template)
     if "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
         return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO[m.group(1)], value["Fn::Sub"])
+    if "Fn::Select" in value and isinstance(value["Fn::Select"][1], dict) and "Fn::Split" in value["Fn::Select"][1]:
+        index, (delimiter, source) = value["Fn::Select"][0], value["Fn::Select"][1]["Fn::Split"]
+        return str(resolve(source, template)).split(delimiter)[index]
     if len(value) == 1 and next(iter(value)).startswith("Fn::"):
         raise AssertionError(f"no placeholder for {value}")
     return {k: resolve(v, template) for k, v in value.items()}
 
 
-def run_synth(outdir: Path) -> Synth:
+def run_synth(outdir: Path, project_file: Path = ROOT / "runtool.yml") -> Synth:
     from runtool_iac.synth import synth
 
     printed = io.StringIO()
-    result = synth(ROOT / "runtool.yml", outdir, out=printed)
+    result = synth(project_file, outdir, out=printed)
     return Synth(
         result=result,
         summary=printed.getvalue(),
@@ -140,3 +145,16 @@ def run_synth(outdir: Path) -> Synth:
 def cdk_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """The repository's project, synthesized once per test session (cdk-nag on)."""
     return run_synth(tmp_path_factory.mktemp("synth") / "cdk.out")
+
+
+@pytest.fixture(scope="session")
+def large_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A project at issue 10's scale (200 datasets × train/test, 20 algorithms, 5 experiments,
+    created role), synthesized once per session (cdk-nag on)."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+    from large_project import write_large_project
+
+    folder = tmp_path_factory.mktemp("large")
+    return run_synth(folder / "cdk.out", write_large_project(folder / "project"))

@@ -31,11 +31,6 @@ if TYPE_CHECKING:
 pytest_plugins = ["conftest_cdk"]  # the session-wide synth: fixture cdk_synth
 
 REGIONS = ["eu-west-1", "us-east-1"]
-# rule id -> why its findings are accepted (only where it says).
-IGNORED = {
-    "W3005": "aws-cdk-lib adds an explicit DependsOn from each StateMachine to its role (and default policy); "
-    "the role dependency is already implied by Fn::GetAtt RoleArn. Harmless and not ours to change.",
-}
 
 
 def lint(template: dict) -> list[tuple[str, tuple, str]]:
@@ -44,20 +39,6 @@ def lint(template: dict) -> list[tuple[str, tuple, str]]:
 
     matches = cfn_lint(json.dumps(template), config=ManualArgs(regions=REGIONS))
     return [(m.rule.id, tuple(m.path), m.message) for m in matches]
-
-
-def accepted(finding: tuple[str, tuple, str], template: dict) -> bool:
-    rule, path, _ = finding
-    if rule == "W3005":
-        # Only the DependsOn of a state machine on its own role.
-        resource = template["Resources"][path[1]]
-        role = resource["Properties"]["RoleArn"]["Fn::GetAtt"][0]
-        return (
-            resource["Type"] == "AWS::StepFunctions::StateMachine"
-            and path[2] == "DependsOn"
-            and resource["DependsOn"][path[3]] == role
-        )
-    return False
 
 
 def with_resolved_definitions(cdk_synth: Synth) -> dict:
@@ -74,22 +55,28 @@ def resolved(cdk_synth: Synth) -> dict:
     return with_resolved_definitions(cdk_synth)
 
 
-def test_ignore_list_has_reasons():
-    assert all(len(reason) > 40 for reason in IGNORED.values())
-
-
 def test_synthesized_template_is_clean(cdk_synth: Synth):
-    findings = lint(cdk_synth.template)
-    assert [f for f in findings if not accepted(f, cdk_synth.template)] == []
-    assert {f[0] for f in findings} <= set(IGNORED)
+    """No exceptions: every rule, errors, warnings and informational ones."""
+    assert lint(cdk_synth.template) == []
 
 
 def test_template_with_resolved_definitions_is_clean(resolved: dict):
-    findings = lint(resolved)
-    assert [f for f in findings if not accepted(f, resolved)] == []
-    # The same three accepted warnings as the synthesized template: one per state machine.
-    state_machines = [k for k, r in resolved["Resources"].items() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-    assert sorted(f[1][1] for f in findings) == sorted(state_machines)
+    assert lint(resolved) == []
+
+
+def test_state_machines_depend_on_their_policy_not_redundantly_on_their_role(cdk_synth: Synth):
+    """W3005 (redundant DependsOn) is fixed at the source: RoleArn's Fn::GetAtt implies the role,
+    the explicit dependency on the role's policy stays (it must exist before the machine)."""
+    for logical_id in cdk_synth.state_machines().values():
+        resource = cdk_synth.resources[logical_id]
+        role = resource["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+        (policy,) = resource["DependsOn"]
+        assert cdk_synth.resources[policy]["Type"] == "AWS::IAM::Policy"
+        assert {"Ref": role} in cdk_synth.resources[policy]["Properties"]["Roles"]
+    broken = copy.deepcopy(cdk_synth.template)
+    resource = broken["Resources"][logical_id]
+    resource["DependsOn"].append(resource["Properties"]["RoleArn"]["Fn::GetAtt"][0])
+    assert [f[0] for f in lint(broken)] == ["W3005"]  # the rule runs and would see the old form
 
 
 def test_cfn_lint_reports_a_broken_definition(cdk_synth: Synth, resolved: dict):

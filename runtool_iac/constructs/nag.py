@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any, Iterable, Sequence
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Acknowledgment, CfnResource, Stack, Validations
 from aws_cdk import aws_iam as iam
 from constructs import Construct, IConstruct
 
@@ -91,3 +91,12 @@ def acknowledge_wildcards(scope: Construct, allowed: Sequence[tuple[str, str]]) 
                 continue
             acknowledge(node, f"{WILDCARD_RULE}[{finding}]", reason)
     return unexplained
+
+
+def skip_checkov(construct: IConstruct, check: str, reason: str) -> None:
+    """Record an accepted checkov finding in the resource's template metadata, as checkov
+    reads it (``Metadata.checkov.skip: [{id, comment}]``), next to the construct."""
+    resource = construct.node.default_child if isinstance(construct.node.default_child, CfnResource) else construct
+    metadata = resource.get_metadata("checkov") or {"skip": []}
+    metadata["skip"] = [*metadata["skip"], {"id": check, "comment": reason}]
+    resource.add_metadata("checkov", metadata)

@@ -224,7 +224,7 @@ class SageMakerExecutionRole(Construct):
                 "every object below a channel's S3Prefix).",
             ),
             (
-                rf"Resource::<[A-Za-z0-9]+\.Arn>/({outputs})",
+                rf"Resource::(<[A-Za-z0-9]+\.Arn>|arn:<AWS::Partition>:s3:::[a-z0-9.-]+)/({outputs})",
                 "Write access to the experiments' model output prefixes (<experiment>/<experiment>_<trial>/, "
                 "adhoc/runs/), where SageMaker writes under job names chosen at run time; not to the "
                 "manifests or results next to them. With spot: true, reading back checkpoints below them.",

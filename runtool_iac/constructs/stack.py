@@ -22,7 +22,7 @@ from constructs import Construct
 
 from runtool_iac import manifest
 from runtool_iac.manifest import ADHOC, ADHOC_OUTPUTS, DEFAULT_GROUP, output_id
-from runtool_iac.constructs.nag import acknowledge, acknowledge_wildcards
+from runtool_iac.constructs.nag import acknowledge, acknowledge_wildcards, skip_checkov
 from runtool_iac.constructs.experiment import ExperimentStateMachine, ExperimentStateMachineProps, JobGroup
 from runtool_iac.access import DataAccess, sagemaker_locations
 from runtool_iac.constructs.roles import SageMakerExecutionRole
@@ -56,6 +56,13 @@ class RuntoolStack(Stack):
             "ExecutionLogs",
             log_group_name=f"/aws/vendedlogs/states/{self.stack_name}-{stack_uuid}",
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        skip_checkov(
+            self.log_group,
+            "CKV_AWS_158",
+            "CloudWatch Logs encrypts all log data at rest by default; the execution logs hold job names and "
+            "states, not data, and a customer managed key would add a retained KMS key (and its key policy) "
+            "per stack.",
         )
         # RetentionDays is an enum of names; the schema already restricts the value to CloudWatch's list.
         self.log_group.node.default_child.add_property_override("RetentionInDays", settings.log_retention_days)
@@ -136,7 +143,14 @@ class RuntoolStack(Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        return s3.Bucket(
+        for check, reason in (
+            ("CKV_AWS_18", "This bucket receives the output bucket's S3 server access logs; logging it into "
+             "itself would loop, and a third bucket would only move the question."),
+            ("CKV_AWS_21", "S3 log delivery writes each log object once under a new name; nothing is "
+             "overwritten, so versioning would keep no earlier copies."),
+        ):
+            skip_checkov(access_logs, check, reason)
+        output = s3.Bucket(
             self,
             "OutputBucket",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -147,6 +161,14 @@ class RuntoolStack(Stack):
             server_access_logs_prefix="output-bucket/",
             removal_policy=RemovalPolicy.RETAIN,
         )
+        skip_checkov(
+            output,
+            "CKV_AWS_21",
+            "Objects are written once under names that are new per job and per execution (SageMaker job "
+            "names can never be reused); the bucket is retained on stack deletion. Versioning would keep no "
+            "earlier copies, only complicate lifecycle rules.",
+        )
+        return output
 
     def _notifications(self, email: str | None, topic_arn: str | None) -> None:
         if not email and not topic_arn:
