@@ -342,6 +342,12 @@ def test_created_topic_lets_eventbridge_publish(tmp_path: Path):
     assert publish[0]["Resource"] == {"Ref": topic}
 
 
+def test_features_template_is_clean_for_cfn_lint(features: Synth):
+    from test_cdk_lint import lint
+
+    assert lint(features.template) == []
+
+
 def test_bucket_region_is_checked_by_a_cloudformation_rule(features: Synth):
     rule = features.template["Rules"]["BucketRegion"]
     (assertion,) = rule["Assertions"]
@@ -372,3 +378,22 @@ def test_access_that_cannot_be_derived_is_a_located_error(tmp_path: Path, algori
     lines = (tmp_path / "configs" / "algorithms.yml").read_text().splitlines()
     assert problem.location.file.endswith("algorithms.yml")
     assert lines[problem.location.line - 1].strip().startswith(path.removeprefix("odd."))
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [
+        (f"  bucket_kms_key_arn: {KEY}\n", "defaults.bucket_kms_key_arn: bucket_kms_key_arn describes an existing bucket: set bucket too"),
+        (f"  bucket: team-results\n  bucket_kms_key_arn: {KEY}\n  bucket_region: us-east-1\n",
+         "defaults.bucket_region: bucket_region us-east-1 differs from the region of bucket_kms_key_arn (eu-west-1)"),
+    ],
+)
+def test_bucket_settings_are_checked_where_written(tmp_path: Path, defaults: str, message: str):
+    from runtool_iac.errors import ConfigError
+    from runtool_iac.project import load_project
+
+    (tmp_path / "runtool.yml").write_text(f"project: p\nconfigs: [c.yml]\ndefaults:\n{defaults}experiments:\n  e: {{experiment: a * d}}\n")
+    (tmp_path / "c.yml").write_text("")
+    with pytest.raises(ConfigError) as info:
+        load_project(tmp_path / "runtool.yml")
+    assert message in str(info.value) and str(info.value).startswith(f"{tmp_path / 'runtool.yml'}:")

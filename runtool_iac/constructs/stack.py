@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, RemovalPolicy, Stack, Token
+from aws_cdk import Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
@@ -217,13 +217,10 @@ class RuntoolStack(Stack):
             )
 
     def _require_region(self, region: str, bucket: str) -> None:
-        """ResultWriter fails (States.ResultWriterFailed) on a bucket in another region."""
+        """ResultWriter fails (States.ResultWriterFailed) on a bucket in another region. The stack
+        is environment-agnostic (synth knows no region), so CloudFormation checks it before
+        creating anything."""
         message = f"bucket {bucket} is in {region} (defaults.bucket_region); deploy the stack to {region}"
-        if not Token.is_unresolved(self.region):
-            if self.region != region:
-                raise ValueError(f"{message}, not {self.region}")
-            return
-        # Environment-agnostic stack: CloudFormation checks it before creating anything.
         CfnRule(
             self,
             "BucketRegion",
