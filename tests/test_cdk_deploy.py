@@ -397,3 +397,35 @@ def test_bucket_settings_are_checked_where_written(tmp_path: Path, defaults: str
     with pytest.raises(ConfigError) as info:
         load_project(tmp_path / "runtool.yml")
     assert message in str(info.value) and str(info.value).startswith(f"{tmp_path / 'runtool.yml'}:")
+
+
+def test_spot_jobs_run_with_checkpoints_completed_by_the_state_machine(features: Synth):
+    """The deployed definition, executed by moto's interpreter (tests/support): every spot job is
+    created with its checkpoint location assembled from the deployed bucket and the item's key."""
+    import sys
+
+    import boto3
+    from moto import mock_aws
+
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+    from moto_deploy import REGION, deploy
+    from moto_stepfunctions import patched_moto
+
+    from runtool_iac.runner import Runner
+
+    declared = features.result.plans["cheap"]
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}), patched_moto() as behaviour:
+        session = boto3.Session(region_name=REGION)
+        session.client("s3").create_bucket(Bucket="team-results", CreateBucketConfiguration={"LocationConstraint": REGION})
+        deploy(features.outdir, features.result.stack_name, session)
+        runner = Runner(features.result.stack_name, session=session, region=REGION)
+        started = runner.start("cheap", declared, name="cheap-spot")
+        assert runner.wait(started.execution_arn, poll_seconds=0.05).status == "SUCCEEDED"
+    created = {r["TrainingJobName"]: r for r in behaviour.created}
+    assert len(created) == len(declared) == 6
+    token = started.job_names[0].split("-")[-2]
+    for job in declared.jobs:
+        request = created[f"{job.name}-{token}-0"]
+        assert request["EnableManagedSpotTraining"] is True
+        assert request["StoppingCondition"] == job.request["StoppingCondition"]
+        assert request["CheckpointConfig"] == {"S3Uri": f"s3://team-results/cheap/{job.run_configuration_id}/checkpoints/{job.name}/"}

@@ -64,6 +64,8 @@ def deploy(outdir: Path, stack_name: str, session: Any) -> dict[str, str]:
         elif kind == "AWS::IAM::Role":
             refs[f"{logical_id}.Arn"] = f"arn:aws:iam::{ACCOUNT}:role/{logical_id}"
             refs[logical_id] = logical_id
+        elif kind == "AWS::Events::Rule":
+            refs[f"{logical_id}.Arn"] = f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{logical_id}"
         elif kind == "AWS::Logs::LogGroup":
             refs[f"{logical_id}.Arn"] = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{logical_id}:*"
 
