@@ -14,6 +14,9 @@ computes:
   experiment and run configuration) and how it is encrypted.
 - ``CheckpointConfig``: where checkpoints go.
 - ``RoleArn``: who runs the job; the deployed state machine sets it.
+- ``EnableManagedSpotTraining`` and ``StoppingCondition.MaxWaitTimeInSeconds``
+  (``spot: true``): how the job is billed and how long it may wait for
+  capacity, not what it computes; turning spot on or off reruns nothing.
 
 Everything else counts: the image and metric definitions
 (``AlgorithmSpecification``), every hyperparameter, the input channels (data
@@ -37,7 +40,11 @@ from typing import Any, Iterable, Mapping
 KEY_VERSION = "1"
 KEY_CHARS = 16  # 64 bits: collision-free for any realistic number of jobs
 # Request fields that do not change what a job computes (see the module docstring).
-EXCLUDED_FIELDS = frozenset({"TrainingJobName", "Tags", "OutputDataConfig", "CheckpointConfig", "RoleArn"})
+EXCLUDED_FIELDS = frozenset(
+    {"TrainingJobName", "Tags", "OutputDataConfig", "CheckpointConfig", "RoleArn", "EnableManagedSpotTraining"}
+)
+# Members of counted fields that do not count either.
+EXCLUDED_MEMBERS = {"StoppingCondition": frozenset({"MaxWaitTimeInSeconds"})}
 
 
 def _text(value: Any) -> str:
@@ -56,18 +63,20 @@ class KeyMaker:
         self._texts: dict[int, str] = {}
         self._alive: list[Any] = []  # keeps the parts whose id() is cached alive
 
-    def _part(self, value: Any) -> str:
+    def _part(self, name: str, value: Any) -> str:
         if not isinstance(value, (dict, list)):
             return _text(value)
         text = self._texts.get(id(value))
         if text is None:
-            text = self._texts[id(value)] = _text(value)
+            dropped = EXCLUDED_MEMBERS.get(name)
+            kept = {k: v for k, v in value.items() if k not in dropped} if dropped and isinstance(value, dict) else value
+            text = self._texts[id(value)] = _text(kept)
             self._alive.append(value)
         return text
 
     def key(self, request: Mapping[str, Any], run: int) -> str:
         parts = [f"v{KEY_VERSION}", f"run={int(run)}"]
-        parts += [f"{name}={self._part(request[name])}" for name in sorted(request) if name not in EXCLUDED_FIELDS]
+        parts += [f"{name}={self._part(name, request[name])}" for name in sorted(request) if name not in EXCLUDED_FIELDS]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:KEY_CHARS]
 
     def keys(self, jobs: Iterable[Any]) -> list[str]:

@@ -111,3 +111,15 @@ def test_select_splits_a_plan_by_earlier_results():
     assert selection.summary() == "3 to run, 1 already completed (in 2 earlier executions)"
     assert selection.notes() == ["note: execution e2 is still running; its jobs count as completed once its results are written"]
     assert len(selection.subset()) == 3 and selection.subset().experiment_name == planned.experiment_name
+
+
+def test_managed_spot_does_not_change_keys():
+    from runtool_iac import spot
+
+    config = load(CONFIG)
+    planned = build_plan(config.algorithms * config.datasets, runs=1)
+    spotted = spot.managed_spot(planned)
+    assert spotted.jobs[0].request["EnableManagedSpotTraining"] is True
+    assert [job_key(j.request, j.run) for j in spotted.jobs] == [job_key(j.request, j.run) for j in planned.jobs]
+    longer = {**planned.jobs[0].request, "StoppingCondition": {"MaxRuntimeInSeconds": 60}}
+    assert job_key(longer, 0) != job_key(planned.jobs[0].request, 0)  # the runtime limit still counts
