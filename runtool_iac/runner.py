@@ -415,7 +415,7 @@ class Runner:
             )
         experiment = experiment_of(self.deployment(), arn)
         planned = self.planned_items(arn, plan_for_runs, described)
-        done = {r.planned_name for r in self.results(arn, [], planned=planned) if r.status == "Completed"}
+        done = {r.planned_name for r in self.results(arn, [], planned=planned, failure_details=False) if r.status == "Completed"}
         todo = [item for item in planned if item["job"]["name"] not in done]
         if not todo:
             return None
@@ -459,10 +459,18 @@ class Runner:
         rows.sort(key=lambda r: r.get("startDate") or datetime.min.replace(tzinfo=timezone.utc), reverse=True)
         return rows[:limit]
 
-    def results(self, execution: str, skipped: list[str] | None = None, planned: list[dict] | None = None) -> list[JobResult]:
+    def results(
+        self,
+        execution: str,
+        skipped: list[str] | None = None,
+        planned: list[dict] | None = None,
+        failure_details: bool = True,
+    ) -> list[JobResult]:
         """One row per job of the execution, its latest attempt, from the ResultWriter files
         of its map runs (``results.collect_latest``); with ``planned`` (its manifest items,
         ``planned_items``), jobs with no result yet are listed as NotStarted.
+        ``failure_details=False`` skips the one GetObject per failed job that reads its
+        failure record (callers that only need what completed).
 
         A damaged or missing file is noted in ``skipped`` (``s3://bucket/key: why``;
         a ``ResultsSkipped`` warning without it) and the rest is read.
@@ -476,7 +484,8 @@ class Runner:
             listed.update({o["Key"]: o.get("LastModified") for o in page.get("Contents", [])})
         notes: list[str] = [] if skipped is None else skipped
         manifests = sorted((k for k in listed if k.endswith("/manifest.json")), key=lambda k: (str(listed[k] or ""), k))
-        found = collect_latest(manifests, self._json_object, lambda _, key: key, notes, failure_records(prefix, listed))
+        records = failure_records(prefix, listed) if failure_details else {}
+        found = collect_latest(manifests, self._json_object, lambda _, key: key, notes, records)
         if skipped is None:
             for note in notes:
                 warnings.warn(f"skipped {note}", ResultsSkipped, stacklevel=2)
@@ -498,7 +507,7 @@ class Runner:
             listed += page.get("executions", [])
         found = []
         for item in listed:
-            rows = self.results(item["executionArn"]) if item.get("status") != "RUNNING" else []
+            rows = self.results(item["executionArn"], failure_details=False) if item.get("status") != "RUNNING" else []
             if experiment_name is not None:
                 rows = [r for r in rows if r.run_configuration_id.rsplit("_", 1)[0] == experiment_name]
                 if not rows:

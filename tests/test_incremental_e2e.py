@@ -187,3 +187,22 @@ def test_reading_earlier_executions_costs_a_constant_number_of_calls_each(deploy
     assert [(e.name, len(e.results)) for e in executions] == [("small", 9), ("big", 27)]
     # DescribeStacks, ListExecutions; per execution: ListObjectsV2, GetObject manifest.json, GetObject SUCCEEDED_0.json
     assert calls == ["DescribeStacks", "ListExecutions"] + ["ListObjectsV2", "GetObject", "GetObject"] * 2
+
+
+def test_failed_jobs_of_earlier_executions_cost_no_extra_calls(deployed, project):
+    """Skipping completed jobs needs only what completed: the per-job failure records
+    (``failures/<job>.json``) of an earlier execution are not fetched."""
+    deployed.failures["forecast-seasonal"] = "AlgorithmError: boom"
+    cli(project, "run", "bench", "--runs", "1", "--name", "failing", "--wait", "--poll-seconds", "0.05")
+    deployed.failures.clear()
+    session = boto3.Session(region_name=REGION)
+    bucket = Runner("RuntoolExampleRuntool", session=session, region=REGION).deployment().bucket
+    keys = [o["Key"] for o in session.client("s3").list_objects_v2(Bucket=bucket, Prefix="bench/_results/").get("Contents", [])]
+    assert any("/failures/" in k for k in keys)  # the records exist; reading earlier executions skips them
+    result_files = [k for k in keys if k.endswith(".json") and "/failures/" not in k]
+    calls: list[str] = []
+    session.events.register("before-call.*.*", lambda event_name, **_: calls.append(event_name.split(".", 2)[2]))
+    executions = Runner("RuntoolExampleRuntool", session=session, region=REGION).executions("bench")
+    assert [e.name for e in executions] == ["failing"]
+    assert sorted(r.status for r in executions[0].results).count("Completed") == 6
+    assert calls == ["DescribeStacks", "ListExecutions", "ListObjectsV2"] + ["GetObject"] * len(result_files)
