@@ -222,7 +222,7 @@ def problems(
     are ignored here: those values are validated once evaluated, at plan time.
     ``pointer`` validates against a part of the schema (``#/$defs/value``).
     """
-    check = quick_check(schema_name, "", skip)
+    check = quick_check(schema_name, pointer, skip)
     if check is not None and check(instance):
         return []
     out: list[Problem] = []
