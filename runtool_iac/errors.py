@@ -9,27 +9,31 @@ them, not only the first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+
+from runtool_iac.records import Record
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
+class Location(Record):
     """A position in a config file; line and column are 1-based."""
 
-    file: str
-    line: int
-    column: int
+    __slots__ = ("file", "line", "column")
+
+    def __init__(self, file: str, line: int, column: int) -> None:
+        self.file, self.line, self.column = file, line, column
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    message: str
-    location: Location | None = None
-    path: str | None = None
+class Problem(Record):
+    __slots__ = ("message", "location", "path")
+
+    def __init__(self, message: str, location: Location | None = None, path: str | None = None) -> None:
+        self.message, self.location, self.path = message, location, path
 
     def __str__(self) -> str:
         parts = []

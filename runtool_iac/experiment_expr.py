@@ -10,12 +10,15 @@ each time), and parentheses nest at most ``MAX_NESTING`` deep.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
 
 from runtool_iac.config.loader import Config
 from runtool_iac.config.nodes import Algorithm, Algorithms, Dataset, Datasets, Experiment, Experiments, incomplete_kind
 from runtool_iac.errors import ConfigError, Location, did_you_mean
+from runtool_iac.records import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)|\"(?P<dq>[^\"]+)\"|'(?P<sq>[^']+)'|(?P<op>[+*()]))"
@@ -25,11 +28,12 @@ _TRAILING_SPACE = re.compile(r"\s*\Z")
 MAX_NESTING = 100
 
 
-@dataclass
-class _Token:
-    kind: str  # "name" | "+" | "*" | "(" | ")" | "end"
-    text: str
-    column: int
+class _Token(Record):
+    __slots__ = ("kind", "text", "column")
+
+    def __init__(self, kind: str, text: str, column: int) -> None:
+        self.kind = kind  # "name" | "+" | "*" | "(" | ")" | "end"
+        self.text, self.column = text, column
 
 
 def _tokenize(text: str) -> list[_Token]:

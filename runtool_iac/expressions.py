@@ -19,17 +19,19 @@ rejected before evaluation; sizes and time are bounded during evaluation.
 from __future__ import annotations
 
 import ast
-import copy
 import itertools
 import math
 import operator
 import re
-import string
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
 
 from runtool_iac.errors import utf8_problem
+from runtool_iac.records import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 MAX_SOURCE_CHARS = 10_000
 MAX_AST_DEPTH = 60
@@ -147,15 +149,16 @@ class ExpressionError(Exception):
     """An expression is not allowed or failed; the caller adds file/line/path."""
 
 
-@dataclass
-class Expression:
+class Expression(Record):
     """A parsed, whitelisted expression; ``$`` references are not yet bound."""
 
-    source: str
-    tree: ast.Expression
-    uses_trial: bool
-    uses_uid: bool
-    root_chains: list[list[Any]] = field(default_factory=list)
+    __slots__ = ("source", "tree", "uses_trial", "uses_uid", "root_chains")
+
+    def __init__(
+        self, source: str, tree: ast.Expression, uses_trial: bool, uses_uid: bool, root_chains: list[list[Any]] | None = None
+    ) -> None:
+        self.source, self.tree, self.uses_trial, self.uses_uid = source, tree, uses_trial, uses_uid
+        self.root_chains = root_chains if root_chains is not None else []
 
 
 # `$` is not Python: it is swapped for a marker letter (an identifier character)
@@ -401,6 +404,8 @@ def bind_root_chains(expr: Expression, prefix_lengths: list[int]) -> tuple[ast.E
         visit_Attribute = _visit_access
         visit_Subscript = _visit_access
 
+    import copy  # here: only expressions that reference other values are rebound
+
     tree = Binder().visit(copy.deepcopy(expr.tree))
     ast.fix_missing_locations(tree)
     return tree, names
@@ -417,9 +422,15 @@ def _check_format_spec(spec: str) -> None:
             raise ExpressionError(f"format width/precision {number} exceeds {MAX_FORMAT_NUMBER}")
 
 
+def _format_fields(template: str) -> Any:
+    import string  # here: its import compiles string.Template's pattern (~0.5 ms), rarely needed
+
+    return string.Formatter().parse(template)
+
+
 def _check_format_template(template: str) -> None:
     try:
-        parsed = list(string.Formatter().parse(template))
+        parsed = list(_format_fields(template))
     except ValueError as exc:
         raise ExpressionError(f"invalid format string: {exc}") from None
     for _, field_name, spec, _conversion in parsed:
@@ -488,7 +499,7 @@ def _precheck_str_method(receiver: str, method: str, args: list, kwargs: dict) -
     if method == "format":
         _check_format_template(receiver)
         total, auto = len(receiver), 0
-        for _, field_name, spec, conversion in string.Formatter().parse(receiver):
+        for _, field_name, spec, conversion in _format_fields(receiver):
             if field_name is None:
                 continue
             if field_name == "":

@@ -60,7 +60,7 @@ class Selection:
 
     def subset(self) -> Plan:
         """The plan of just the jobs to run."""
-        return replace(self.plan, jobs=list(self.to_run))
+        return self.plan.replace(jobs=list(self.to_run))
 
     def summary(self) -> str:
         text = f"{len(self.to_run)} to run, {len(self.completed)} already completed"

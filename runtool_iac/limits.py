@@ -9,15 +9,21 @@ them in ``runtool.yml`` under ``limits:``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from runtool_iac.records import Record
 
 
-@dataclass(frozen=True)
-class Limits:
-    variants_per_node: int = 10_000
-    variants_total: int = 100_000
-    jobs_per_plan: int = 100_000
-    eval_seconds: float = 10.0
+class Limits(Record):
+    __slots__ = ("variants_per_node", "variants_total", "jobs_per_plan", "eval_seconds")
+
+    def __init__(
+        self,
+        variants_per_node: int = 10_000,
+        variants_total: int = 100_000,
+        jobs_per_plan: int = 100_000,
+        eval_seconds: float = 10.0,
+    ) -> None:
+        self.variants_per_node, self.variants_total = variants_per_node, variants_total
+        self.jobs_per_plan, self.eval_seconds = jobs_per_plan, eval_seconds
 
     @staticmethod
     def hint(setting: str) -> str:

@@ -13,10 +13,13 @@ from __future__ import annotations
 import ast
 import re
 from collections import Counter
-from typing import Any
 
 from runtool_iac import expressions, sagemaker
 from runtool_iac.config.resolve import hash_text
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 # In the cloud each job name gets "-<8-char execution token>-<redrive count>"
 # appended (unique per execution, new on redrive), so plan names leave room.

@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
 
 from runtool_iac import aws_names, naming, sagemaker
 from runtool_iac.config import labels, schema
@@ -25,6 +23,12 @@ from runtool_iac.errors import ConfigError, Location, Problem
 from runtool_iac.expressions import TimeBudget
 from runtool_iac.limits import DEFAULT_LIMITS, Limits
 from runtool_iac.naming import CLOUD_SUFFIX_CHARS, PLAN_NAME_MAX, TRIAL_HASH_CHARS, sanitize_name  # noqa: F401 (re-exported)
+from runtool_iac.records import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
 
 PLACEHOLDER_BUCKET = "runtool-placeholder-bucket"
 PLACEHOLDER_ROLE_ARN = "arn:aws:iam::000000000000:role/runtool-placeholder-role"
@@ -63,17 +67,23 @@ class PlanArgumentError(ValueError):
         self.argument = argument
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(Record):
     """One planned training job: the request plus what a results table needs."""
 
-    request: dict
-    algorithm: str  # label of the algorithm variant
-    dataset: str  # label of the dataset variant
-    run: int
-    runs: int
-    run_configuration_id: str
-    metrics: tuple[str, ...] = ()
+    __slots__ = ("request", "algorithm", "dataset", "run", "runs", "run_configuration_id", "metrics")
+
+    def __init__(
+        self,
+        request: dict,
+        algorithm: str,  # label of the algorithm variant
+        dataset: str,  # label of the dataset variant
+        run: int,
+        runs: int,
+        run_configuration_id: str,
+        metrics: tuple[str, ...] = (),
+    ) -> None:
+        self.request, self.algorithm, self.dataset = request, algorithm, dataset
+        self.run, self.runs, self.run_configuration_id, self.metrics = run, runs, run_configuration_id, metrics
 
     @property
     def name(self) -> str:
@@ -84,13 +94,15 @@ class Job:
         return self.request["ResourceConfig"]["InstanceType"]
 
 
-@dataclass
-class Plan:
-    jobs: list[Job]
-    experiment_name: str
-    runs: int
-    duplicate_trials: int = 0
-    trials: int = 0
+class Plan(Record):
+    __slots__ = ("jobs", "experiment_name", "runs", "duplicate_trials", "trials")
+    __hash__ = None  # type: ignore[assignment]  (mutable, as the dataclass was)
+
+    def __init__(
+        self, jobs: list[Job], experiment_name: str, runs: int, duplicate_trials: int = 0, trials: int = 0
+    ) -> None:
+        self.jobs, self.experiment_name, self.runs = jobs, experiment_name, runs
+        self.duplicate_trials, self.trials = duplicate_trials, trials
 
     def requests(self) -> list[dict]:
         return [job.request for job in self.jobs]
@@ -257,7 +269,7 @@ class _Side:
 
     Computed once per variant when the variant has no trial ``$eval``s (most
     do), else once per trial: a 100 × 100 grid builds 200 sides, not 20,000.
-    (Plain classes here: a dataclass costs ~0.5 ms of start-up each.)
+    (Plain classes here: see ``records``.)
     """
 
     __slots__ = ("member", "value", "tags", "metrics", "metrics_key", "overrides", "hyperparameters", "channels_key")
@@ -278,25 +290,31 @@ class _Side:
         self.hyperparameters = hyperparameters if hyperparameters is not None else {}
 
 
-@dataclass
 class _Trial:
-    algorithm: Member
-    dataset: Member
-    a: Any  # materialized algorithm mapping
-    d: Any  # materialized dataset mapping
-    trial_hash: str
-    run_configuration: str
-    # The custom name base, per run (one item when it does not depend on the run).
-    custom_names: list[str] | None = None
-    template: dict = field(default_factory=dict)
-    tags: dict = field(default_factory=dict)
-    overrides: list = field(default_factory=list)
-    names: list[str] = field(default_factory=list)  # the job name base of each run
-    parts: dict = field(default_factory=dict)  # request field -> key of its interned part
-    algorithm_name: str = ""
-    dataset_name: str = ""
-    algorithm_label: str = ""
-    dataset_label: str = ""
+    __slots__ = (
+        "algorithm", "dataset", "a", "d", "trial_hash", "run_configuration", "custom_names", "template", "tags",
+        "overrides", "names", "parts", "algorithm_name", "dataset_name", "algorithm_label", "dataset_label",
+    )
+
+    def __init__(
+        self,
+        algorithm: Member,
+        dataset: Member,
+        a: Any,  # materialized algorithm mapping
+        d: Any,  # materialized dataset mapping
+        trial_hash: str,
+        run_configuration: str,
+    ) -> None:
+        self.algorithm, self.dataset, self.a, self.d = algorithm, dataset, a, d
+        self.trial_hash, self.run_configuration = trial_hash, run_configuration
+        # The custom name base, per run (one item when it does not depend on the run).
+        self.custom_names: list[str] | None = None
+        self.template: dict = {}
+        self.tags: dict = {}
+        self.overrides: list = []
+        self.names: list[str] = []  # the job name base of each run
+        self.parts: dict = {}  # request field -> key of its interned part
+        self.algorithm_name = self.dataset_name = self.algorithm_label = self.dataset_label = ""
 
 
 class _Variant:
@@ -551,7 +569,7 @@ class _Planner:
             "repeated_runs_group_id": hash_text(run_configuration, str(self.runs), length=12),
             "number_of_runs": str(self.runs),
         }
-        a, d = trial.a, trial.d
+        a = trial.a
         spec_key = ("spec", a["image"], alg.metrics_key, ds.metrics_key)
         channels_key = ("channels", ds.channels_key, self.target)
         resources_key = ("resources", a["instance"])

@@ -12,10 +12,13 @@ same for every job is said once above the table instead of on every row.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Iterable
 
 from runtool_iac.plan import SYSTEM_TAGS, Job, Plan
+from runtool_iac.records import Record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 COLUMNS = ("job_name", "run", "algorithm", "dataset", "instance", "image", "hyperparameters", "output_path", "tags")
 # GitHub refuses comments over 65,536 characters; the rest of the plan is the JSON artefact.
@@ -28,12 +31,13 @@ def _json(value: dict) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-@dataclass(frozen=True)
-class _Constants:
+class _Constants(Record):
     """What every job of the plan shares: hyperparameters, and whole columns."""
 
-    hyperparameters: dict[str, str]
-    columns: dict[str, str]
+    __slots__ = ("hyperparameters", "columns")
+
+    def __init__(self, hyperparameters: dict[str, str], columns: dict[str, str]) -> None:
+        self.hyperparameters, self.columns = hyperparameters, columns
 
     @classmethod
     def of(cls, plan: Plan) -> "_Constants":

@@ -13,10 +13,13 @@ tests/test_sagemaker_shapes.py holds the two to each other.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from runtool_iac.errors import did_you_mean
 from runtool_iac.sagemaker_shapes import ROOT, SHAPES
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 JOB_NAME_MAX = SHAPES["TrainingJobName"]["max"]
 # Anchored at both ends, so .match() is a full match (a trailing newline does not pass).

@@ -12,7 +12,6 @@ bucket like the output path. Pure: the plan's requests in, new requests out.
 
 from __future__ import annotations
 
-import dataclasses
 
 from runtool_iac.plan import Plan
 
@@ -35,5 +34,5 @@ def managed_spot(plan: Plan) -> Plan:
         request.setdefault("EnableManagedSpotTraining", True)
         if "CheckpointConfig" not in request:
             request["CheckpointConfig"] = {"S3Uri": checkpoint_uri(request["OutputDataConfig"]["S3OutputPath"], job.name)}
-        jobs.append(dataclasses.replace(job, request=request))
-    return dataclasses.replace(plan, jobs=jobs)
+        jobs.append(job.replace(request=request))
+    return plan.replace(jobs=jobs)

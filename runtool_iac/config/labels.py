@@ -8,9 +8,13 @@ trial is known, never ``$eval``.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
 
 from runtool_iac.config.resolve import Deferred, canonical, hash_text
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 # One axis value longer than this is shortened, with a hash keeping labels distinct.
 AXIS_VALUE_MAX = 40

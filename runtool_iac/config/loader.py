@@ -9,7 +9,6 @@ the way is collected and raised together as one ``ConfigError``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
 
 from runtool_iac.config import labels, schema
 from runtool_iac.config.nodes import (
@@ -33,6 +32,11 @@ from runtool_iac.config.resolve import (
 from runtool_iac.config.source import SourceList, SourceMap, parse_yaml, read_yaml_file
 from runtool_iac.errors import ConfigError, Location, Problem, did_you_mean
 from runtool_iac.limits import DEFAULT_LIMITS, Limits
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 NodeValue = Algorithm | Algorithms | Dataset | Datasets | Experiment | Experiments
 

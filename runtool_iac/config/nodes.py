@@ -8,20 +8,29 @@ of jobs is (algorithm variants) × (dataset variants) × runs by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterator
+from runtool_iac.records import IdentityRecord
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 
-@dataclass(frozen=True, eq=False)
-class Member:
+class Member(IdentityRecord):
     """One variant of an algorithm or dataset node."""
 
-    kind: str  # "algorithm" | "dataset"
-    name: str  # the node's name, used in job names
-    label: str  # name plus what distinguishes this variant, used in tables
-    value: Any  # the resolved mapping (may hold Deferred trial $evals)
-    path: str  # config path, for error messages
-    axes: tuple[tuple, ...] = ()  # leaf paths that differ between the node's variants
+    __slots__ = ("kind", "name", "label", "value", "path", "axes")
+
+    def __init__(
+        self,
+        kind: str,  # "algorithm" | "dataset"
+        name: str,  # the node's name, used in job names
+        label: str,  # name plus what distinguishes this variant, used in tables
+        value: Any,  # the resolved mapping (may hold Deferred trial $evals)
+        path: str,  # config path, for error messages
+        axes: tuple[tuple, ...] = (),  # leaf paths that differ between the node's variants
+    ) -> None:
+        self.kind, self.name, self.label, self.value, self.path, self.axes = kind, name, label, value, path, axes
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.label}>"

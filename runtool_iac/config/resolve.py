@@ -15,17 +15,22 @@ Resolved values are shared between variants and must be treated as immutable.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
 import re
-from dataclasses import dataclass
-from typing import Any, Iterable
 
 from runtool_iac import expressions
 from runtool_iac.config.source import SourceList, SourceMap, child_loc, loc_of, location_at
 from runtool_iac.errors import ConfigError, Location, Problem, did_you_mean
 from runtool_iac.limits import DEFAULT_LIMITS, Limits
+from runtool_iac.records import IdentityRecord
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 DIRECTIVES = ("$from", "$ref", "$each", "$eval", "$job_name", "$sagemaker")
 STRUCTURAL = ("$from", "$ref", "$each", "$eval")
@@ -47,15 +52,13 @@ class MissingPath(ConfigError):
     """A reference names a path that does not exist."""
 
 
-@dataclass(eq=False)
-class Deferred:
+class Deferred(IdentityRecord):
     """A trial-dependent ``$eval``: evaluated per job once the trial is known."""
 
-    source: str
-    tree: Any
-    bindings: dict[str, Any]
-    loc: Location | None
-    path: str
+    __slots__ = ("source", "tree", "bindings", "loc", "path")
+
+    def __init__(self, source: str, tree: Any, bindings: dict[str, Any], loc: Location | None, path: str) -> None:
+        self.source, self.tree, self.bindings, self.loc, self.path = source, tree, bindings, loc, path
 
     def key(self) -> Any:
         return {"$eval": self.source, "with": {k: canonical(v) for k, v in sorted(self.bindings.items())}}
@@ -67,15 +70,47 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not serializable: {type(value).__name__}")
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+_SCALAR_TEXT = {True: "true", False: "false", None: "null"}
+
+
 def canonical(value: Any) -> str:
-    """A stable text form of a resolved value (deferred expressions by their source)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default)
+    """A stable text form of a resolved value (deferred expressions by their source).
+
+    Scalars, most of what labels and keys are made of, skip the encoder's
+    set-up (the same text: JSON's form of them is Python's ``repr``).
+    """
+    kind = type(value)
+    if kind is str:
+        return _encode_string(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    if kind is bool or value is None:
+        return _SCALAR_TEXT[value]
+    return _CANONICAL.encode(value)
+
+
+_encode_string = json.encoder.encode_basestring  # what the encoder uses with ensure_ascii=False
 
 
 def hash_text(*texts: str, length: int = 8) -> str:
-    import hashlib  # here: initialising OpenSSL costs ~3 ms of start-up, and `validate` hashes nothing
+    return _sha256()("\x1f".join(texts).encode()).hexdigest()[:length]
 
-    return hashlib.sha256("\x1f".join(texts).encode()).hexdigest()[:length]
+
+@functools.cache
+def _sha256() -> Any:
+    """SHA-256 from CPython's own C module: ``hashlib`` initialises OpenSSL (~3 ms of every
+    plan's start-up) for a function whose digests are the same."""
+    try:
+        from _sha256 import sha256  # CPython 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # CPython 3.12+
+        except ImportError:
+            from hashlib import sha256
+    return sha256
 
 
 def short_hash(*parts: Any, length: int = 8) -> str:

@@ -13,14 +13,15 @@ import functools
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from runtool_iac.config import schema_check
 from runtool_iac.config.resolve import DIRECTIVES, format_path
 from runtool_iac.config.source import location_at, loc_of
 from runtool_iac.errors import Location, Problem, did_you_mean
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from typing import Any
     import jsonschema
     from referencing import Registry
 

@@ -14,12 +14,14 @@ tests/test_schema_check.py holds it to jsonschema's answers.
 from __future__ import annotations
 
 import functools
-import json
 import re
-from pathlib import Path
-from typing import Any, Callable
 
-Check = Callable[[Any], bool]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    Check = Callable[[Any], bool]
 
 # Keywords that never affect validity.
 ANNOTATIONS = frozenset(

@@ -14,11 +14,14 @@ import datetime
 import os
 import stat
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from runtool_iac.errors import ConfigError, Location, Problem, utf8_problem
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_NODES = 1_000_000

@@ -9,12 +9,15 @@ same trial — with per-trial caching and cycle detection.
 from __future__ import annotations
 
 import ast
-from typing import Any
 
 from runtool_iac import expressions
 from runtool_iac.config.resolve import Deferred, canonical, hash_text
 from runtool_iac.config.source import SourceList, SourceMap
 from runtool_iac.errors import ConfigError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def trial_uid(algorithm_key: str, dataset_key: str) -> str:
