@@ -46,6 +46,7 @@ SYSTEM_TAGS = (
 EXPERIMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$")
 TARGETS = ("sagemaker", "local")
 _PER_TRIAL_TAGS = ("run_configuration_id", "repeated_runs_group_id")
+_STOP_KEY = ("stop",)
 # An IAM role ARN, loosely: the original's own docs plan with "arn:aws:iam::0123456789:role/...",
 # and `run` uses the deployed stack's role anyway. Length 20-2048 as botocore's RoleArn shape.
 ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::[^:]*:role/.+$")
@@ -128,6 +129,9 @@ class Plan(Record):
         return dumps(self.requests())
 
 
+_LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))  # one encoder, not one per item
+
+
 def dumps(value: Any) -> str:
     """The one JSON encoding of plans: a list with one item per line.
 
@@ -135,7 +139,7 @@ def dumps(value: Any) -> str:
     which forces json's pure-Python encoder (10x slower on 100k jobs).
     """
     if isinstance(value, list):
-        items = ",\n".join(json.dumps(v, ensure_ascii=False, separators=(", ", ": ")) for v in value)
+        items = ",\n".join(map(_LINE.encode, value))
         return f"[\n{items}\n]\n" if value else "[]\n"
     return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
 
@@ -293,7 +297,7 @@ class _Side:
 class _Trial:
     __slots__ = (
         "algorithm", "dataset", "a", "d", "trial_hash", "run_configuration", "custom_names", "template", "tags",
-        "overrides", "names", "parts", "algorithm_name", "dataset_name", "algorithm_label", "dataset_label",
+        "overrides", "names", "parts", "tag_list", "algorithm_name", "dataset_name", "algorithm_label", "dataset_label",
     )
 
     def __init__(
@@ -314,19 +318,32 @@ class _Trial:
         self.overrides: list = []
         self.names: list[str] = []  # the job name base of each run
         self.parts: dict = {}  # request field -> key of its interned part
+        self.tag_list: list[dict] = []  # the request's Tags, but for run_number
         self.algorithm_name = self.dataset_name = self.algorithm_label = self.dataset_label = ""
 
 
 class _Variant:
     """Per-variant facts, computed once: its canonical text, where its trial $evals are, its side."""
 
-    __slots__ = ("key", "deferred", "path", "side")
+    __slots__ = ("key", "deferred", "path", "side", "named_as_written")
 
-    def __init__(self, key: str, deferred: dict, path: tuple) -> None:
+    def __init__(self, key: str, deferred: dict, path: tuple, axes: tuple[tuple, ...]) -> None:
         self.key = key
         self.deferred = deferred  # where its trial $evals are (path_tree); empty: none
         self.path = path  # its config path, parsed
         self.side: _Side | None = None  # as built for its first trial
+        # No trial $eval under its `name` or its label's axes: every trial's name and label are the node's.
+        self.named_as_written = not any(_under(path, deferred) for path in (*axes, ("name",)))
+
+
+def _under(path: tuple, tree: dict) -> bool:
+    """Whether ``path`` leads to, into or through a position of ``tree`` (a ``path_tree``)."""
+    node: dict | None = tree
+    for key in path:
+        if node is None or key not in node:
+            return node is None
+        node = node[key]
+    return True
 
 
 class _Planner:
@@ -355,9 +372,10 @@ class _Planner:
         self._variants: dict[Member, _Variant] = {}
         # Request parts and tags are interned by canonical key: equal ones are one object,
         # built and checked against SageMaker's model once per plan.
-        self._parts: dict[tuple, Any] = {}
+        self._parts: dict[tuple, Any] = {_STOP_KEY: {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME_S}}
         self._checked: set[tuple] = set()
         self._tags: dict[tuple[str, str], dict] = {}
+        self._tag_lists: dict[tuple, tuple[list[dict], list[tuple[int, str]]]] = {}
         self._hyperparameters_checked: set[tuple[str, str]] = set()
         self._valid_evaluated: set[tuple] = set()  # (kind, path, type, value) of $eval results that passed
         self._evaluations = SharedEvaluations()
@@ -366,7 +384,7 @@ class _Planner:
         found = self._variants.get(member)
         if found is None:
             found = self._variants[member] = _Variant(
-                canonical(member.value), path_tree(deferred_paths(member.value)), tuple(parse_path(member.path))
+                canonical(member.value), path_tree(deferred_paths(member.value)), tuple(parse_path(member.path)), member.axes
             )
         return found
 
@@ -418,17 +436,19 @@ class _Planner:
                 self.problems.extend(found)
                 return None
         trial = _Trial(algorithm, dataset, a, d, trial_hash, f"{self.experiment_name}_{trial_hash}")
-        trial.algorithm_name, trial.algorithm_label = self._naming_of(algorithm, a)
-        trial.dataset_name, trial.dataset_label = self._naming_of(dataset, d)
+        trial.algorithm_name, trial.algorithm_label = self._naming_of(algorithm, av, a)
+        trial.dataset_name, trial.dataset_label = self._naming_of(dataset, dv, d)
         self._template(trial, self._side(algorithm, av, a), self._side(dataset, dv, d))
         if trial.custom_names is None:
             trial.custom_names = self._custom_names(trial)
         return trial
 
     @staticmethod
-    def _naming_of(member: Member, value: Any) -> tuple[str, str]:
+    def _naming_of(member: Member, variant: _Variant, value: Any) -> tuple[str, str]:
         """Name and label from the trial's resolved values: a `name` computed from
         $trial replaces the node's key, and axes show their resolved values."""
+        if variant.named_as_written:
+            value = member.value
         own = value.get("name") if isinstance(value, dict) else None
         base = own if isinstance(own, str) and own else member.name
         if base == member.name and (value is member.value or not member.axes):
@@ -485,6 +505,7 @@ class _Planner:
         changed = variant.deferred
         if "tags" in changed:
             side.tags = {str(k): encode_value(v) for k, v in (value.get("tags") or {}).items()}
+            self._check_tags(side)
         if "metrics" in changed:
             side.metrics = value.get("metrics") or {}
             side.metrics_key = canonical(side.metrics)
@@ -506,6 +527,7 @@ class _Planner:
             metrics_key=canonical(metrics),
             overrides=[k for k in value if k == "$sagemaker" or k.startswith("$sagemaker.")],
         )
+        self._check_tags(side)
         if member.kind == "algorithm":
             self._check_image(member, value)
             side.hyperparameters = self._hyperparameters(member, value)
@@ -554,48 +576,59 @@ class _Planner:
             hyperparameters[key] = encoded
         return hyperparameters
 
+    def _check_tags(self, side: _Side) -> None:
+        for key in sorted(set(side.tags) & set(SYSTEM_TAGS)):
+            self._fail(side.member, side.value, "tags", f"tag '{key}' is set by runtool_iac itself", key)
+
     def _template(self, trial: _Trial, alg: _Side, ds: _Side) -> None:
-        for side in (alg, ds):
-            for key in sorted(set(side.tags) & set(SYSTEM_TAGS)):
-                self._fail(side.member, side.value, "tags", f"tag '{key}' is set by runtool_iac itself", key)
-        overrides, override_tags = self._overrides(trial, alg, ds)
-        tags: dict[str, str] = {**alg.tags, **ds.tags, **override_tags, **self.user_tags}
+        overrides, override_tags = self._overrides(trial, alg, ds) if alg.overrides or ds.overrides else ((), None)
         run_configuration = trial.run_configuration
         trial.tags = {
-            **tags,
+            **alg.tags,
+            **ds.tags,
+            **(override_tags or {}),
+            **self.user_tags,
             "run_configuration_id": run_configuration,
             "started_with_runtool": "true",
             "experiment_name": self.experiment_name,
             "repeated_runs_group_id": hash_text(run_configuration, str(self.runs), length=12),
             "number_of_runs": str(self.runs),
         }
+        trial.tag_list = self._tag_list(trial, None if override_tags else (alg.tags, ds.tags))
         a = trial.a
+        # Parts equal by canonical key are one object, built (and checked) once per plan.
+        parts = self._parts
         spec_key = ("spec", a["image"], alg.metrics_key, ds.metrics_key)
+        spec = parts.get(spec_key)
+        if spec is None:
+            spec = parts[spec_key] = {
+                "TrainingImage": a["image"],
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": n, "Regex": r} for n, r in {**alg.metrics, **ds.metrics}.items()],
+            }
         channels_key = ("channels", ds.channels_key, self.target)
+        channels = parts.get(channels_key)
+        if channels is None:
+            channels = parts[channels_key] = self._channels(trial)
         resources_key = ("resources", a["instance"])
+        resources = parts.get(resources_key)
+        if resources is None:
+            resources = parts[resources_key] = {
+                "InstanceCount": 1, "InstanceType": a["instance"], "VolumeSizeInGB": DEFAULT_VOLUME_GB,
+            }
         trial.parts = {
             "AlgorithmSpecification": spec_key,
             "InputDataConfig": channels_key,
             "ResourceConfig": resources_key,
-            "StoppingCondition": ("stop",),
+            "StoppingCondition": _STOP_KEY,
         }
         trial.template = {
-            "AlgorithmSpecification": self._shared(
-                spec_key,
-                lambda: {
-                    "TrainingImage": a["image"],
-                    "TrainingInputMode": "File",
-                    "MetricDefinitions": [{"Name": n, "Regex": r} for n, r in {**alg.metrics, **ds.metrics}.items()],
-                },
-            ),
+            "AlgorithmSpecification": spec,
             "HyperParameters": alg.hyperparameters,
-            "InputDataConfig": self._shared(channels_key, lambda: self._channels(trial)),
+            "InputDataConfig": channels,
             "OutputDataConfig": {"S3OutputPath": f"s3://{self.bucket}/{self.experiment_name}/{run_configuration}"},
-            "ResourceConfig": self._shared(
-                resources_key,
-                lambda: {"InstanceCount": 1, "InstanceType": a["instance"], "VolumeSizeInGB": DEFAULT_VOLUME_GB},
-            ),
-            "StoppingCondition": self._shared(("stop",), lambda: {"MaxRuntimeInSeconds": DEFAULT_MAX_RUNTIME_S}),
+            "ResourceConfig": resources,
+            "StoppingCondition": parts[_STOP_KEY],
             "RoleArn": self.role_arn,
         }
         for fields, override in overrides:
@@ -686,7 +719,7 @@ class _Planner:
     def _jobs(self, trial: _Trial) -> list[Job]:
         jobs = []
         metrics = tuple(m["Name"] for m in trial.template["AlgorithmSpecification"]["MetricDefinitions"])
-        tags = [self._tag(trial, k, v) for k, v in trial.tags.items()]
+        tags = trial.tag_list
         if self.checking:
             self._check(trial, tags)
         for run in range(self.runs):
@@ -708,6 +741,25 @@ class _Planner:
             )
         return jobs
 
+    def _tag_list(self, trial: _Trial, sources: tuple[dict, dict] | None) -> list[dict]:
+        """The trial's tags as request items. Trials whose sides have equal tags (``sources``)
+        have the same items but for the two made per trial: those are put in a copy of the
+        first such trial's list."""
+        if sources is None:
+            return [self._tag(trial, k, v) for k, v in trial.tags.items()]
+        key = (*sources[0].items(), None, *sources[1].items())
+        found = self._tag_lists.get(key)
+        if found is None:
+            tags = [self._tag(trial, k, v) for k, v in trial.tags.items()]
+            positions = [(i, tag["Key"]) for i, tag in enumerate(tags) if tag["Key"] in _PER_TRIAL_TAGS]
+            self._tag_lists[key] = (tags, positions)
+            return tags
+        first, positions = found
+        tags = list(first)
+        for i, tag_key in positions:
+            tags[i] = {"Key": tag_key, "Value": trial.tags[tag_key]}
+        return tags
+
     def _tag(self, trial: _Trial, key: str, value: str) -> dict:
         """Equal tags are one shared dict (most tags repeat across all jobs of a plan), checked once.
         The two tags unique to each trial are built alike from checked parts: only their first is
@@ -725,12 +777,6 @@ class _Planner:
                 self._report(trial, sagemaker.tag_problems(tag))
         return tag
 
-    def _shared(self, key: tuple, build: Any) -> Any:
-        value = self._parts.get(key)
-        if value is None:
-            value = self._parts[key] = build()
-        return value
-
     def _check(self, trial: _Trial, tags: list[dict]) -> None:
         """SageMaker's rules for this trial's requests, checking each distinct part once.
 
@@ -742,6 +788,13 @@ class _Planner:
         messages = []
         if len(tags) + 1 > sagemaker.MAX_USER_TAGS:  # + run_number; keys are unique (a dict's)
             messages += sagemaker.tag_rules([*tags, {"Key": "run_number", "Value": ""}])
+        elif not trial.overrides:
+            # Without overrides a trial's fields are its interned parts and ones built alike
+            # for every trial: all checked once a trial with the same parts was.
+            parts = ("parts", *trial.parts.values())
+            if parts in self._checked:
+                return
+            self._checked.add(parts)
         overridden = {key.split(".")[1] if "." in key else None for _, _, key in trial.overrides}
         if None in overridden:  # a whole-request $sagemaker mapping may change any field
             overridden = set(trial.template)

@@ -148,13 +148,15 @@ class TrialResolver:
         return self._rebuild(value, (), tree, evaluated)
 
     def _rebuild(self, value: Any, path: tuple, tree: dict, evaluated: list | None) -> Any:
+        # A copy at C speed; only the tree's keys change, so the locations are the original's
+        # (shared: nothing sets locations on a materialized value).
         if isinstance(value, dict):
-            out = SourceMap(value, loc=getattr(value, "loc", None))  # a copy at C speed; only the tree's keys change
-            out.value_locs = dict(getattr(value, "value_locs", {}))
-            out.key_locs = dict(getattr(value, "key_locs", {}))
+            out = SourceMap(value, loc=getattr(value, "loc", None))
+            out.value_locs = getattr(value, "value_locs", out.value_locs)
+            out.key_locs = getattr(value, "key_locs", out.key_locs)
         else:
             out = SourceList(value, loc=getattr(value, "loc", None))
-            out.item_locs = list(getattr(value, "item_locs", [None] * len(value)))
+            out.item_locs = getattr(value, "item_locs", out.item_locs)
         for key, subtree in tree.items():
             if subtree is None:
                 out[key] = self.materialize(value[key], path + (key,), evaluated)
