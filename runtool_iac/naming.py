@@ -89,13 +89,23 @@ def assign(trials: list[NameRequest], runs: int, prefix: str = "") -> list[list[
     counts = Counter((run, name) for names in custom if names for run, name in enumerate(names))
     taken: set[tuple[int, str]] = set()
     out = []
+    fitted: dict[tuple[str, ...], str] = {}  # name parts -> the name's start (pairs repeat across trials)
+
+    def start(parts: list[str]) -> str:
+        key = tuple(parts)
+        found = fitted.get(key)
+        if found is None:
+            kept = fit([sanitize_name(p) for p in parts], budget - TRIAL_HASH_CHARS - 1)
+            found = fitted[key] = "".join(f"{p}-" for p in kept)
+        return found
+
     for trial, names in zip(trials, custom):
         if names is not None and all(name and counts[(run, name)] == 1 for run, name in enumerate(names)):
             bases = [shorten(name, budget) for name in names]
         else:
-            default = [sanitize_name(trial.algorithm), sanitize_name(trial.dataset)]
+            default = [trial.algorithm, trial.dataset]
             parts = [[n] if n else default for n in names] if names is not None else [default] * runs
-            bases = ["-".join(fit(p, budget - TRIAL_HASH_CHARS - 1) + [trial.trial_hash]) for p in parts]
+            bases = [start(p) + trial.trial_hash for p in parts]
         unique = []
         for run, base in enumerate(bases):
             candidate, counter = base, 1

@@ -718,26 +718,20 @@ class _Planner:
 
     def _jobs(self, trial: _Trial) -> list[Job]:
         jobs = []
-        metrics = tuple(m["Name"] for m in trial.template["AlgorithmSpecification"]["MetricDefinitions"])
+        template = trial.template
+        metrics = tuple(m["Name"] for m in template["AlgorithmSpecification"]["MetricDefinitions"])
         tags = trial.tag_list
         if self.checking:
             self._check(trial, tags)
+        last = self.runs - 1
         for run in range(self.runs):
-            request = dict(trial.template)
+            request = template if run == last else dict(template)  # the last run's is the template itself
             request["TrainingJobName"] = name = f"{trial.names[run]}-r{run}"
             request["Tags"] = [*tags, self._tag(trial, "run_number", str(run))]
             if self.checking and not sagemaker.JOB_NAME_RE.match(name):
                 self._report(trial, [f"TrainingJobName {name!r} is not valid"])
             jobs.append(
-                Job(
-                    request=request,
-                    algorithm=trial.algorithm_label,
-                    dataset=trial.dataset_label,
-                    run=run,
-                    runs=self.runs,
-                    run_configuration_id=trial.tags["run_configuration_id"],
-                    metrics=metrics,
-                )
+                Job(request, trial.algorithm_label, trial.dataset_label, run, self.runs, trial.run_configuration, metrics)
             )
         return jobs
 

@@ -158,10 +158,15 @@ class TrialResolver:
             out = SourceList(value, loc=getattr(value, "loc", None))
             out.item_locs = getattr(value, "item_locs", out.item_locs)
         for key, subtree in tree.items():
-            if subtree is None:
-                out[key] = self.materialize(value[key], path + (key,), evaluated)
+            child = value[key]
+            if subtree is not None:
+                out[key] = self._rebuild(child, path + (key,), subtree, evaluated)
+            elif isinstance(child, Deferred):  # most positions: one $eval (materialize's first case)
+                out[key] = result = self.settle(child)
+                if evaluated is not None:
+                    evaluated.append((path + (key,), result, child.loc))
             else:
-                out[key] = self._rebuild(value[key], path + (key,), subtree, evaluated)
+                out[key] = self.materialize(child, path + (key,), evaluated)
         return out
 
     def materialize(self, value: Any, path: tuple = (), evaluated: list | None = None) -> Any:
