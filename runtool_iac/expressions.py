@@ -236,6 +236,13 @@ def compile_expression(text: str, extra_names: tuple[str, ...] = ()) -> Expressi
     )
 
 
+def _reparse(text: str) -> ast.Expression:
+    """A new tree of an expression that compiled: what ``compile_expression`` built, made
+    again in less than half the time a deep copy of it takes."""
+    marker = _marker_for(text)
+    return _Dollars(marker).visit(ast.parse(text.strip().replace("$", marker), mode="eval"))
+
+
 def _check_depth(tree: ast.AST) -> None:
     """Depth first, iteratively: the transformers that follow recurse."""
     stack: list[tuple[ast.AST, int]] = [(tree, 0)]
@@ -404,9 +411,7 @@ def bind_root_chains(expr: Expression, prefix_lengths: list[int]) -> tuple[ast.E
         visit_Attribute = _visit_access
         visit_Subscript = _visit_access
 
-    import copy  # here: only expressions that reference other values are rebound
-
-    tree = Binder().visit(copy.deepcopy(expr.tree))
+    tree = Binder().visit(_reparse(expr.source))
     ast.fix_missing_locations(tree)
     return tree, names
 

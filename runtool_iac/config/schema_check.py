@@ -163,8 +163,13 @@ def ecma_pattern(pattern: str) -> re.Pattern:
 
 
 def _pattern(c: Compiler, name: str, s: dict) -> Check:
-    search = ecma_pattern(s["pattern"]).search
-    return lambda value: not isinstance(value, str) or search(value) is not None
+    pattern = s["pattern"]  # compiled when first used: most fields of a schema are absent from a config
+    return lambda value: not isinstance(value, str) or ecma_pattern(pattern).search(value) is not None
+
+
+@functools.cache
+def _search(pattern: str) -> Callable[[str], Any]:
+    return re.compile(pattern).search
 
 
 def _format(c: Compiler, name: str, s: dict) -> Check:
@@ -207,12 +212,12 @@ def _properties(c: Compiler, name: str, s: dict) -> Check:
 
 
 def _pattern_properties(c: Compiler, name: str, s: dict) -> Check:
-    checks = [(re.compile(p).search, c.node(name, sub)) for p, sub in s["patternProperties"].items()]
+    checks = [(p, c.node(name, sub)) for p, sub in s["patternProperties"].items()]
 
     def check(value: Any) -> bool:
         if not isinstance(value, dict):
             return True
-        return all(check(v) for search, check in checks for k, v in value.items() if search(k))
+        return all(check(v) for p, check in checks for k, v in value.items() if _search(p)(k))
 
     return check
 
@@ -220,8 +225,8 @@ def _pattern_properties(c: Compiler, name: str, s: dict) -> Check:
 def _extras(s: dict) -> Callable[[dict], list[str]]:
     """The keys additionalProperties applies to (neither in properties nor matching patternProperties)."""
     known = set(s.get("properties", {}))
-    searches = [re.compile(p).search for p in s.get("patternProperties", {})]
-    return lambda value: [k for k in value if k not in known and not any(search(k) for search in searches)]
+    patterns = list(s.get("patternProperties", {}))
+    return lambda value: [k for k in value if k not in known and not any(_search(p)(k) for p in patterns)]
 
 
 def _additional_properties(c: Compiler, name: str, s: dict) -> Check:
