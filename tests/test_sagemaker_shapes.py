@@ -222,6 +222,19 @@ def test_patterns_translate_java_semantics():
         t(r"\p{Lu}x")
 
 
+@given(st.text(alphabet=st.sampled_from(["a", " ", "\t", "\n", "\r", "\x85", "\u2028", "\u2029", "\u2027", "é"])))
+@settings(max_examples=300, deadline=None)
+def test_one_line_patterns_are_checked_as_their_regex_would(value):
+    """botocore's `.*`/`.+` are checked by a scan instead of a regex: the same answers."""
+    import re
+
+    one_line = [name for name, shape in SHAPES.items() if shape.get("pattern") in sagemaker._ONE_LINE]
+    assert len(one_line) >= 19
+    assert {sagemaker_codegen.python_pattern(p) for p in (".*", ".+")} == set(sagemaker._ONE_LINE)
+    for name in one_line:
+        assert sagemaker._matches(name)(value) == (re.fullmatch(SHAPES[name]["pattern"], value) is not None), name
+
+
 def test_limits_come_from_the_model():
     assert (sagemaker.JOB_NAME_MAX, sagemaker.MAX_TAGS, sagemaker.TAG_KEY_MAX, sagemaker.TAG_VALUE_MAX) == (63, 50, 128, 256)
     assert sagemaker.HYPERPARAMETER_VALUE_MAX == 2500
