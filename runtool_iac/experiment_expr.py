@@ -9,8 +9,6 @@ each time), and parentheses nest at most ``MAX_NESTING`` deep.
 
 from __future__ import annotations
 
-import re
-
 from runtool_iac.config.loader import Config
 from runtool_iac.config.nodes import Algorithm, Algorithms, Dataset, Datasets, Experiment, Experiments, incomplete_kind
 from runtool_iac.errors import ConfigError, Location, did_you_mean
@@ -20,11 +18,11 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up
 if TYPE_CHECKING:
     from typing import Any
 
-_TOKEN = re.compile(
-    r"\s*(?:(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)|\"(?P<dq>[^\"]+)\"|'(?P<sq>[^']+)'|(?P<op>[+*()]))"
-)
+# Token characters: a name starts with a letter, digit or '_' and goes on with those, '.' and '-'.
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_NAME_CHARS = _NAME_START | {".", "-"}
+_OPERATORS = "+*()"
 _NODE_TYPES = (Algorithm, Algorithms, Dataset, Datasets, Experiment)
-_TRAILING_SPACE = re.compile(r"\s*\Z")
 MAX_NESTING = 100
 
 
@@ -37,21 +35,31 @@ class _Token(Record):
 
 
 def _tokenize(text: str) -> list[_Token]:
+    """Names, "quoted names", '+', '*' and parentheses, between any whitespace.
+
+    A scanner rather than a regex: compiling one costs more than a small plan's parsing.
+    """
     tokens: list[_Token] = []
-    pos = 0
-    while pos < len(text):
-        if _TRAILING_SPACE.match(text, pos):
+    pos, end = 0, len(text)
+    while True:
+        while pos < end and text[pos].isspace():
+            pos += 1
+        if pos == end:
             break
-        match = _TOKEN.match(text, pos)
-        if not match or match.end() == pos:
-            column = pos + len(text[pos:]) - len(text[pos:].lstrip()) + 1
-            raise _Error(f"unexpected character {text[column - 1]!r}", column)
-        column = match.start(match.lastgroup) + 1
-        if match.lastgroup == "op":
-            tokens.append(_Token(match.group("op"), match.group("op"), column))
+        start, char = pos, text[pos]
+        if char in _NAME_START:
+            pos += 1
+            while pos < end and text[pos] in _NAME_CHARS:
+                pos += 1
+            tokens.append(_Token("name", text[start:pos], start + 1))
+        elif char in "\"'" and text.find(char, pos + 1) > pos + 1:  # a quote, something, the same quote
+            pos = text.find(char, pos + 1) + 1
+            tokens.append(_Token("name", text[start + 1 : pos - 1], start + 2))
+        elif char in _OPERATORS:
+            pos += 1
+            tokens.append(_Token(char, char, start + 1))
         else:
-            tokens.append(_Token("name", match.group(match.lastgroup), column))
-        pos = match.end()
+            raise _Error(f"unexpected character {char!r}", start + 1)
     tokens.append(_Token("end", "", len(text) + 1))
     return tokens
 

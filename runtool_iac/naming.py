@@ -11,7 +11,6 @@ the trial hash too. In the cloud the state machine appends
 from __future__ import annotations
 
 import ast
-import re
 from collections import Counter
 
 from runtool_iac import expressions, sagemaker
@@ -29,13 +28,25 @@ TRIAL_HASH_CHARS = 8
 # Names a job_name_expression may use besides $trial and uid (the original's locals).
 JOB_NAME_EXPRESSION_NAMES = ("run", "run_configuration")
 
-_INVALID_NAME_CHARS = re.compile(r"[^a-zA-Z0-9-]+")
-
-
 def sanitize_name(text: str) -> str:
     """``text`` as a job-name part: kept as written where SageMaker's pattern allows
     (hyphens included), other characters replaced by '-', no '-' at either end."""
-    return _INVALID_NAME_CHARS.sub("-", text).strip("-")
+    if text.isascii() and text.replace("-", "").isalnum():  # nothing to replace (most names)
+        return text.strip("-")
+    out: list[str] = []  # re.sub("[^a-zA-Z0-9-]+", "-", text), without compiling it (see ``patterns``)
+    gap = False
+    for char in text:
+        if char not in _NAME_CHARS:
+            gap = True
+            continue
+        if gap:
+            out.append("-")
+            gap = False
+        out.append(char)
+    return "".join(out).strip("-")
+
+
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
 
 
 def shorten(text: str, budget: int) -> str:

@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from runtool_iac import aws_names, naming, sagemaker
+from runtool_iac import aws_names, naming, patterns, sagemaker
 from runtool_iac.config import labels, schema
 from runtool_iac.config.nodes import Experiment, Member, _Members
 from runtool_iac.config.resolve import canonical, hash_text, parse_path
@@ -43,16 +43,17 @@ SYSTEM_TAGS = (
     "number_of_runs",
     "run_number",
 )
-EXPERIMENT_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{0,99}$")
+_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_NAME_CHARS = _NAME_START | frozenset("._-")
 TARGETS = ("sagemaker", "local")
 _PER_TRIAL_TAGS = ("run_configuration_id", "repeated_runs_group_id")
 _STOP_KEY = ("stop",)
 # An IAM role ARN, loosely: the original's own docs plan with "arn:aws:iam::0123456789:role/...",
 # and `run` uses the deployed stack's role anyway. Length 20-2048 as botocore's RoleArn shape.
-ROLE_ARN_RE = re.compile(r"^arn:aws[a-z\-]*:iam::[^:]*:role/.+$")
+ROLE_ARN = r"^arn:aws[a-z\-]*:iam::[^:]*:role/.+$"
+_is_role_arn = patterns.full_match(ROLE_ARN)
 # The instance value of an algorithm that runs only in local mode (as in the original).
 LOCAL_INSTANCE = "local"
-_IMAGE_SPACE = re.compile(r"[\s\x00-\x1f\x7f]")
 # Request fields the deployed state machine sets itself, so $sagemaker cannot.
 DEPLOYMENT_FIELDS = {
     ("RoleArn",): "jobs run with the deployed stack's role (runtool.yml defaults.role_arn, or Client(role=...))",
@@ -142,6 +143,18 @@ def dumps(value: Any) -> str:
         items = ",\n".join(map(_LINE.encode, value))
         return f"[\n{items}\n]\n" if value else "[]\n"
     return json.dumps(value, ensure_ascii=False, indent=2) + "\n"
+
+
+def _has_space_or_control(text: str) -> bool:
+    r"""[\s\x00-\x1f\x7f] anywhere; printable ASCII without a space has none (most images)."""
+    if text.isascii() and text.isprintable():
+        return " " in text
+    return any(c.isspace() or c < " " or c == "\x7f" for c in text)
+
+
+def _is_experiment_name(name: object) -> bool:
+    """[a-zA-Z0-9][a-zA-Z0-9._-]{0,99} (sets, not a regex: see ``patterns``)"""
+    return isinstance(name, str) and 1 <= len(name) <= 100 and name[0] in _NAME_START and all(c in _NAME_CHARS for c in name)
 
 
 def encode_value(value: Any) -> str:
@@ -244,7 +257,7 @@ def check_arguments(
     """Every rule on the plan's arguments (not config values); returns the encoded user tags."""
     if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= 1000:
         raise PlanArgumentError("runs", f"runs must be a whole number from 1 to 1000, not {runs!r}")
-    if not isinstance(experiment_name, str) or not EXPERIMENT_NAME_RE.fullmatch(experiment_name):
+    if not _is_experiment_name(experiment_name):
         raise PlanArgumentError(
             "experiment_name",
             f"experiment name {experiment_name!r} must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit",
@@ -252,7 +265,7 @@ def check_arguments(
     bucket_problem = aws_names.bucket_problem(bucket)
     if bucket_problem:
         raise PlanArgumentError("bucket", f"bucket {bucket!r} is not a valid S3 bucket name: it {bucket_problem}")
-    if not isinstance(role_arn, str) or not 20 <= len(role_arn) <= 2048 or not ROLE_ARN_RE.fullmatch(role_arn):
+    if not isinstance(role_arn, str) or not 20 <= len(role_arn) <= 2048 or not _is_role_arn(role_arn):
         raise PlanArgumentError(
             "role_arn", f"role {role_arn!r} is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)"
         )
@@ -538,7 +551,7 @@ class _Planner:
     def _check_image(self, member: Member, a: Any) -> None:
         if self.target == "sagemaker" and str(a["image"]).startswith("local:"):
             self._fail(member, a, "image", "a 'local:' command runs only in local mode (runtool-iac local)")
-        elif self.target == "sagemaker" and _IMAGE_SPACE.search(str(a["image"])):
+        elif self.target == "sagemaker" and _has_space_or_control(str(a["image"])):
             # botocore's model says only `.*`; a registry path (a Docker reference) has no spaces.
             self._fail(member, a, "image", f"image {a['image']!r} has a space or control character; SageMaker needs a registry path")
         if self.target == "sagemaker" and a["instance"] == LOCAL_INSTANCE:
@@ -728,7 +741,7 @@ class _Planner:
             request = template if run == last else dict(template)  # the last run's is the template itself
             request["TrainingJobName"] = name = f"{trial.names[run]}-r{run}"
             request["Tags"] = [*tags, self._tag(trial, "run_number", str(run))]
-            if self.checking and not sagemaker.JOB_NAME_RE.match(name):
+            if self.checking and not sagemaker.is_job_name(name):
                 self._report(trial, [f"TrainingJobName {name!r} is not valid"])
             jobs.append(
                 Job(request, trial.algorithm_label, trial.dataset_label, run, self.runs, trial.run_configuration, metrics)

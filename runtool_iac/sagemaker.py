@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from runtool_iac import patterns
 from runtool_iac.errors import did_you_mean
 from runtool_iac.sagemaker_shapes import ROOT, SHAPES
 
@@ -23,8 +24,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 JOB_NAME_MAX = SHAPES["TrainingJobName"]["max"]
-# Anchored at both ends, so .match() is a full match (a trailing newline does not pass).
-JOB_NAME_RE = re.compile(f"(?:{SHAPES['TrainingJobName']['pattern']})\\Z")
+is_job_name = patterns.full_match(SHAPES["TrainingJobName"]["pattern"])
+
+
+def __getattr__(name: str) -> object:
+    if name == "JOB_NAME_RE":  # compiled only if asked for: is_job_name answers without it
+        # Anchored at both ends, so .match() is a full match (a trailing newline does not pass).
+        return re.compile(f"(?:{SHAPES['TrainingJobName']['pattern']})\\Z")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 TAG_KEY_MAX = SHAPES["TagKey"]["max"]
 TAG_VALUE_MAX = SHAPES["TagValue"]["max"]
 MAX_TAGS = SHAPES["TagList"]["max"]
@@ -92,25 +99,11 @@ def _clip(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-# botocore's `.*` and `.+` (one line: no line terminator), the pattern of 19 shapes, as
-# python_pattern writes them. Checked without a regex: compiling that Unicode class costs
-# ~0.3 ms of a plan's start-up, and a scan for the five characters is as exact.
-_LINE_BREAKS = "\n\r\x85\u2028\u2029"
-_ONE_LINE = {f"[^{_LINE_BREAKS.encode('unicode_escape').decode()}]{q}": q == "+" for q in "*+"}
-
-
 def _matches(shape: str) -> Callable[[str], bool]:
-    """Whether a value fully matches the shape's pattern."""
+    """Whether a value fully matches the shape's pattern (see ``patterns``)."""
     check = _compiled.get(shape)
     if check is None:
-        pattern = SHAPES[shape]["pattern"]
-        if pattern in _ONE_LINE:
-            nonempty = _ONE_LINE[pattern]
-            check = lambda value: (bool(value) or not nonempty) and not any(c in value for c in _LINE_BREAKS)  # noqa: E731
-        else:
-            fullmatch = re.compile(pattern).fullmatch
-            check = lambda value: fullmatch(value) is not None  # noqa: E731
-        _compiled[shape] = check
+        check = _compiled[shape] = patterns.full_match(SHAPES[shape]["pattern"])
     return check
 
 

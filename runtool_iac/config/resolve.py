@@ -127,7 +127,9 @@ def format_path(path: Iterable[Any]) -> str:
     return out
 
 
-_PATH_TOKEN = re.compile(r"\[(\d+)\]|\[['\"]([^'\"]+)['\"]\]|([^.\[\]]+)")
+@functools.cache
+def _path_token() -> re.Pattern:
+    return re.compile(r"\[(\d+)\]|\[['\"]([^'\"]+)['\"]\]|([^.\[\]]+)")
 
 
 def parse_path(text: str) -> tuple:
@@ -135,13 +137,18 @@ def parse_path(text: str) -> tuple:
     text = text.strip()
     if text.startswith("$."):
         text = text[2:]
+    if "[" not in text and "]" not in text:  # dots only: what the token regex would find, without compiling it
+        names = [int(name) if name.isdigit() else name for name in text.split(".") if name]
+        if not names:
+            raise ValueError("empty path")
+        return tuple(names)
     parts: list[Any] = []
     pos = 0
     while pos < len(text):
         if text[pos] == ".":
             pos += 1
             continue
-        match = _PATH_TOKEN.match(text, pos)
+        match = _path_token().match(text, pos)
         if not match:
             raise ValueError(f"invalid path '{text}'")
         index, quoted, name = match.groups()

@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import re
 
+from runtool_iac import patterns
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -163,8 +165,14 @@ def ecma_pattern(pattern: str) -> re.Pattern:
 
 
 def _pattern(c: Compiler, name: str, s: dict) -> Check:
-    pattern = s["pattern"]  # compiled when first used: most fields of a schema are absent from a config
-    return lambda value: not isinstance(value, str) or ecma_pattern(pattern).search(value) is not None
+    # Compiled when first needed (most fields of a schema are absent from a config), or never (patterns).
+    matches = patterns.matcher(s["pattern"], patterns.SEARCH, _ecma_search)
+    return lambda value: not isinstance(value, str) or matches(value)
+
+
+def _ecma_search(pattern: str) -> Callable[[str], bool]:
+    search = ecma_pattern(pattern).search
+    return lambda value: search(value) is not None
 
 
 @functools.cache
