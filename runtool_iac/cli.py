@@ -54,8 +54,7 @@ DOC = """Describe algorithms and datasets in YAML, combine them into experiments
 class Cli:
     """The entry point: ``main()`` (the console script) or ``main.main(args, prog_name)``."""
 
-    name = PROG
-    __doc__ = DOC
+    name = PROG  # click's CliRunner takes the default program name from here
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.main(*args, **kwargs)
@@ -88,7 +87,9 @@ class Cli:
         try:
             code = self._run(args, prog)
         except BrokenPipeError:  # `runtool-iac plan ... | head`: the reader left; no traceback
-            _discard_stdout()
+            from runtool_iac.local.executor import discard_stdout_if
+
+            discard_stdout_if(sys.stdout)  # what is still buffered, and the flush at exit, go nowhere
             code = 1
         sys.exit(code)
 
@@ -147,7 +148,7 @@ class Cli:
         width = width or helptext.terminal_width()
         names = self.command_names()
         limit = width - 6 - max(len(n) for n in names)
-        options = [("--version", "Show the version and exit."), ("-h, --help", "Show this message and exit.")]
+        options = [("--version", "Show the version and exit."), helptext.HELP_ROW]
         commands = [(n, self.command(n).summary(limit)) for n in names]
         return helptext.page(self.usage(prog, width), DOC, [("Options", options), ("Commands", commands)], width)
 
@@ -166,16 +167,6 @@ def _usage_error(exc: Any) -> str:
 def _write(stream: Any, text: str) -> None:
     stream.write(text)
     stream.flush()
-
-
-def _discard_stdout() -> None:
-    """Send what is still buffered for a closed stdout (and Python's flush at exit) to /dev/null."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):
-        pass
 
 
 def _program_name() -> str:

@@ -20,7 +20,7 @@ from runtool_iac.commands.values import TEXT, Text
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: it costs every command ~3 ms
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator
+    from typing import Any, Callable
 
 # The option behind each plan argument (plan.PlanArgumentError.argument).
 ARGUMENT_OPTIONS = {"tags": "--tag", "name_prefix": "job_prefix (runtool.yml)"}
@@ -51,11 +51,11 @@ class Failure(Exception):
     exit_code = 1
 
 
-def did_you_mean(name: str, candidates: Iterator[str] | list[str]) -> str:
+def did_you_mean(name: str, candidates: list[str]) -> str:
     """`` Did you mean 'plan'?`` for the closest candidates, or ``""``."""
     import difflib
 
-    close = sorted(difflib.get_close_matches(name, list(candidates)))
+    close = sorted(difflib.get_close_matches(name, candidates))
     if not close:
         return ""
     listed = ", ".join(repr(c) for c in close)
@@ -247,7 +247,7 @@ class Command:
 
         width = width or helptext.terminal_width()
         rows = [p.help_row() for p in self.params if isinstance(p, Option)]
-        rows.append(("-h, --help", "Show this message and exit."))
+        rows.append(helptext.HELP_ROW)
         return helptext.page(self.usage(prog, width), self.doc, [("Options", rows)], width)
 
     def summary(self, limit: int = 45) -> str:

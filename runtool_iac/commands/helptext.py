@@ -13,6 +13,7 @@ from typing import Iterable
 
 MAX_WIDTH = 100  # what the help is wrapped to at most, however wide the terminal
 NO_REWRAP = "\b"
+HELP_ROW = ("-h, --help", "Show this message and exit.")  # the last option of every help page
 
 
 def terminal_width() -> int:

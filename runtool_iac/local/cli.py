@@ -9,7 +9,7 @@ import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, NoReturn
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 
 from runtool_iac.commands.command import Option, UsageError, command
 from runtool_iac.commands.options import EXPRESSION, TARGETS
@@ -35,16 +35,7 @@ EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
     Option("--skip-completed", flag=True, help="Run only the jobs without a completed result in an earlier local run (matched by job key)."),
     quiet_help="Do not stream job logs; print only the results table.",
 )
-def local_command(
-    targets: tuple[str, ...],
-    expression: str | None,
-    project: str | None,
-    runs: int | None,
-    experiment_name: str | None,
-    output_dir: str | None,
-    max_parallel: int | None,
-    skip_completed: bool,
-) -> None:
+def local_command(**options: Any) -> None:
     """Run an experiment's training jobs here, with SageMaker's container contract.
 
     \b
@@ -61,7 +52,7 @@ def local_command(
     Example:
       runtool-iac local bench --max-parallel 4
     """
-    sys.exit(_local(targets, expression, project, runs, experiment_name, output_dir, max_parallel, skip_completed))
+    sys.exit(_local(**options))
 
 
 def _local(
