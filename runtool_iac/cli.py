@@ -21,6 +21,8 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: it costs every co
 if TYPE_CHECKING:
     from typing import Any
 
+    from runtool_iac.commands.command import Command, UsageError
+
 PROG = "runtool-iac"
 COMPLETE_VAR = "_RUNTOOL_IAC_COMPLETE"  # `_RUNTOOL_IAC_COMPLETE=bash_source runtool-iac`: the completion script
 
@@ -64,7 +66,7 @@ class Cli:
     def command_names(self, hidden: bool = False) -> list[str]:
         return [n for n in COMMANDS if hidden or n not in HIDDEN]
 
-    def command(self, name: str) -> Any:
+    def command(self, name: str) -> Command | None:
         """The ``Command`` called ``name`` (its module imported now), or None."""
         target = COMMANDS.get(name)
         if target is None:
@@ -155,12 +157,12 @@ class Cli:
         return helptext.page(self.usage(prog, width), DOC, [("Options", options), ("Commands", commands)], width)
 
 
-def _with_usage(error: Any, root: Cli, prog: str) -> Any:
+def _with_usage(error: UsageError, root: Cli, prog: str) -> UsageError:
     error.usage, error.prog = root.usage(prog), prog
     return error
 
 
-def _usage_error(exc: Any) -> str:
+def _usage_error(exc: UsageError) -> str:
     """As click showed usage errors: the usage, how to get help, the message."""
     head = f"{exc.usage}Try '{exc.prog} --help' for help.\n\n" if exc.usage else ""
     return f"{head}Error: {exc.message}\n"

@@ -37,10 +37,6 @@ def verbosity(level: int) -> Iterator[None]:
         _level = before
 
 
-def level() -> int:
-    return _level
-
-
 def quiet() -> bool:
     return _level == QUIET
 
