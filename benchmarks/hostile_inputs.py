@@ -321,33 +321,41 @@ def config_campaign(seed: int) -> tuple[collections.Counter, int, float]:
 
 
 def cli_case(args: list[str], cwd: Path) -> str:
-    """A CLI invocation in-process (click's runner): exit code and output shape."""
-    from click.testing import CliRunner
+    """A CLI invocation in-process (output captured, SystemExit caught): exit code and output shape.
+
+    Any other exception reaches ``classify`` and counts as a traceback.
+    """
+    import contextlib
+    import io
 
     from runtool_iac.cli import main
 
     os.chdir(cwd)
-    outcome_box: list[str] = []
 
-    def run() -> Any:
-        return CliRunner().invoke(main, args, catch_exceptions=True)
+    def run() -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main.main(args, prog_name="runtool-iac")
+                code = 0
+            except SystemExit as exc:
+                code = 0 if exc.code is None else exc.code if isinstance(exc.code, int) else 1
+        return code, out.getvalue(), err.getvalue()
 
-    def check(result: Any) -> str:
-        if result.exception and not isinstance(result.exception, SystemExit):
-            return "traceback"
-        lines = [l for l in (result.stdout + result.stderr).splitlines() if l.strip()]
-        if result.exit_code == 0:
+    def check(result: tuple[int, str, str]) -> str:
+        code, stdout, stderr = result
+        lines = [l for l in (stdout + stderr).splitlines() if l.strip()]
+        if code == 0:
             return "ok"
-        if result.exit_code == 2:
-            return "located"  # click usage error: one "Error: ..." message naming the option
+        if code == 2:
+            return "located"  # a usage error: one "Error: ..." message naming the option
         errors = [l for l in lines if not l.startswith(("  ", "Usage:", "Try "))]
         if all(LOCATED.match(l) or l.startswith("error: ") for l in errors) and errors:
             return "located"
         return "unlocated"
 
     outcome, _ = classify(run, check)
-    outcome_box.append(outcome)
-    return outcome_box[0]
+    return outcome
 
 
 def cli_campaign(tmp: Path) -> tuple[collections.Counter, collections.Counter, list[tuple[str, str]]]:

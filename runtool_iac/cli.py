@@ -1,114 +1,51 @@
-"""The ``runtool-iac`` command line.
+"""The ``runtool-iac`` command line: finds the command named on it, runs it, turns errors into exit codes.
 
 Config problems print as ``file:line:col: path: message`` lines on stdout and
-exit 1; usage errors exit 2. Commands import their heavy machinery (CDK,
-boto3) only when they run, so ``validate`` and ``plan`` start fast.
+exit 1; other failures print ``error: …`` on stderr and exit 1; usage errors
+exit 2. Start-up is part of every command's time (``plan`` should take little
+more than Python loading YAML), so this module imports only ``sys`` and ``os``
+and each command's module, with its parser, only when that command runs (the
+parsers of all 14 commands take ~5 ms to build, one ~0.3 ms; only completion
+builds them all).
+
+``main`` can also be driven by click's ``CliRunner`` (``invoke(main, args)``),
+as the tests and scripts written against the click version of this CLI do.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
+import os
 import sys
-from typing import Any, Callable
 
-import click
+TYPE_CHECKING = False  # `typing` is not imported at run time: it costs every command ~3 ms
+if TYPE_CHECKING:
+    from typing import Any
 
-from runtool_iac.commands.output import detail, ensure_verbosity_options, info, verbosity_options
-from runtool_iac.errors import ActionError, ConfigError
-from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN
+    from runtool_iac.commands.command import Command, UsageError
 
-FORMATS = ("table", "json", "markdown")
+PROG = "runtool-iac"
+COMPLETE_VAR = "_RUNTOOL_IAC_COMPLETE"  # `_RUNTOOL_IAC_COMPLETE=bash_source runtool-iac`: the completion script
 
-
-class Failure(click.ClickException):
-    """A one-line error for the user (no traceback)."""
-
-    exit_code = 1
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-# The option behind each plan argument (plan.PlanArgumentError.argument).
-ARGUMENT_OPTIONS = {"tags": "--tag", "name_prefix": "job_prefix (runtool.yml)"}
-
-
-def handle_errors(func: Callable) -> Callable:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from runtool_iac.plan import PlanArgumentError
-
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            click.echo(str(exc))
-            sys.exit(1)
-        except PlanArgumentError as exc:
-            # A wrong option is a usage error naming the option, not a problem at a config line.
-            option = ARGUMENT_OPTIONS.get(exc.argument, "--" + exc.argument.replace("_", "-"))
-            raise click.BadParameter(str(exc), param_hint=f"'{option}'") from None
-        except (ValueError, TypeError, ActionError) as exc:
-            raise Failure(str(exc)) from None
-
-    return wrapper
-
-
-def parse_tags(values: tuple[str, ...]) -> dict[str, str]:
-    tags = {}
-    for value in values:
-        key, sep, text = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {value!r}", param_hint="--tag")
-        tags[key] = text
-    return tags
-
-
-# Commands defined in other modules, imported only when used (keeps `validate`/`plan` fast).
-LAZY_COMMANDS = {
+# name -> "module:attribute" of its Command, imported only when used.
+COMMANDS = {
+    "cdk-app": "runtool_iac.commands.init:cdk_app_command",
+    "diff": "runtool_iac.commands.synth:diff_command",
+    "init": "runtool_iac.commands.init:init_command",
+    "list": "runtool_iac.commands.runner:list_command",
     "local": "runtool_iac.local.cli:local_command",
-    "run": "runtool_iac.commands.runner:run_command",
-    "status": "runtool_iac.commands.runner:status_command",
-    "stop": "runtool_iac.commands.runner:stop_command",
+    "plan": "runtool_iac.commands.plan:plan_command",
     "redrive": "runtool_iac.commands.runner:redrive_command",
     "rerun": "runtool_iac.commands.runner:rerun_command",
     "results": "runtool_iac.commands.runner:results_command",
-    "list": "runtool_iac.commands.runner:list_command",
+    "run": "runtool_iac.commands.runner:run_command",
+    "status": "runtool_iac.commands.runner:status_command",
+    "stop": "runtool_iac.commands.runner:stop_command",
     "synth": "runtool_iac.commands.synth:synth_command",
-    "diff": "runtool_iac.commands.synth:diff_command",
-    "init": "runtool_iac.commands.init:init_command",
-    "cdk-app": "runtool_iac.commands.init:cdk_app_command",
+    "validate": "runtool_iac.commands.validate:validate_command",
 }
+HIDDEN = frozenset({"cdk-app"})  # what a project's cdk.json runs; not for people, so not listed or suggested
 
-
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in LAZY_COMMANDS:
-            module, _, attribute = LAZY_COMMANDS[name].partition(":")
-            # Every command takes -q/-v, also those defined with only their own --quiet.
-            return ensure_verbosity_options(getattr(importlib.import_module(module), attribute))
-        return super().get_command(ctx, name)
-
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
-        """As click's, but "did you mean" also considers the lazily imported commands."""
-        name = click.utils.make_str(args[0])
-        if ctx.resilient_parsing or name.startswith("-") or self.get_command(ctx, name) is not None:
-            return super().resolve_command(ctx, args)
-        import difflib
-
-        visible = [n for n in self.list_commands(ctx) if not getattr(self.get_command(ctx, n), "hidden", False)]
-        close = difflib.get_close_matches(name, visible, n=3)
-        hint = f" Did you mean {close[0]!r}?" if len(close) == 1 else (f" (Did you mean one of: {', '.join(close)}?)" if close else "")
-        raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="runtool_iac", prog_name="runtool-iac")
-def main() -> None:
-    """Describe algorithms and datasets in YAML, combine them into experiments,
+DOC = """Describe algorithms and datasets in YAML, combine them into experiments,
     and run every (algorithm, dataset, run) as a SageMaker training job.
 
     \b
@@ -118,215 +55,135 @@ def main() -> None:
     """
 
 
-@main.command()
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml to check (the default without FILES).")
-@verbosity_options
-@handle_errors
-def validate(files: tuple[str, ...], project_file: str | None) -> None:
-    """Check config FILES: YAML, directives, schemas; report every problem.
+class Cli:
+    """The entry point: ``main()`` (the console script) or ``main.main(args, prog_name)``."""
 
-    Without FILES, checks the project: runtool.yml, its configs, and every
-    declared experiment planned as it would be deployed (experiments of
-    `instance: local` algorithms as `runtool-iac local` runs them).
-    Prints "ok: ..." when they are valid (nothing with --quiet; every
-    top-level node with its kind and variant count with --verbose).
+    name = PROG  # click's CliRunner takes the default program name from here
 
-    \b
-    Examples:
-      runtool-iac validate configs/algorithms.yml configs/datasets.yml
-      runtool-iac validate            # runtool.yml, found upward from here
-    """
-    from runtool_iac.config import load_config
-    from runtool_iac.errors import ConfigError
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.main(*args, **kwargs)
 
-    if files and project_file:
-        raise click.UsageError("give config FILES or --project, not both")
-    if files:
-        config = load_config(*files)
-        info(f"ok: {len(files)} file(s), {len(config.keys())} top-level nodes")
-    else:
-        from runtool_iac.project import load_project
+    def command_names(self, hidden: bool = False) -> list[str]:
+        return [n for n in COMMANDS if hidden or n not in HIDDEN]
 
-        project = load_project(project_file)
-        config = project.config
-        errors, jobs = [], 0
-        for name in project.experiments:
-            try:
-                # An experiment of `instance: local` algorithms is checked as `local` runs it.
-                jobs += len(project.plan(name, target="local" if project.local_only(name) else "sagemaker"))
-            except ConfigError as exc:
-                errors.append(exc)
-        if errors:
-            raise ConfigError.collect(errors)
-        info(
-            f"ok: {project.file.name}, {len(project.config_files)} config file(s), "
-            f"{len(project.experiments)} experiment(s), {jobs} jobs"
-        )
-    for name in config:
-        detail(f"  {name}: {_describe(config[name])}")
+    def command(self, name: str) -> Command | None:
+        """The ``Command`` called ``name`` (its module imported now), or None."""
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attribute = target.partition(":")
+        __import__(module)  # not importlib.import_module: `python -X importtime` does not see its imports
+        return getattr(sys.modules[module], attribute)
 
+    def main(self, args: list[str] | None = None, prog_name: str | None = None, standalone_mode: bool = True, **_: Any) -> Any:
+        """Run the command line ``args`` (default: ``sys.argv[1:]``); exits with its code unless ``standalone_mode`` is off.
 
-def _describe(node: Any) -> str:
-    """"algorithm, 3 variants" / "datasets, 2 variants" / "experiment, 6 trials" / "value"."""
-    kind = type(node).__name__
-    if kind in ("Experiment", "Experiments"):
-        return f"{kind.lower()}, {len(node)} trials"
-    if kind in ("Algorithm", "Algorithms", "Dataset", "Datasets"):
-        return f"{kind.lower()}, {len(node)} variant{'s' if len(node) != 1 else ''}"
-    return "value"
+        Other keyword arguments click's ``CliRunner`` passes are accepted and ignored.
+        """
+        args = list(sys.argv[1:] if args is None else args)
+        prog = prog_name or _program_name()
+        if "_ARGCOMPLETE" in os.environ or COMPLETE_VAR in os.environ:
+            from runtool_iac.commands import completion
 
+            sys.exit(completion.run(self, prog, os.environ.get(COMPLETE_VAR)))
+        if not standalone_mode:
+            return self._dispatch(args, prog)
+        try:
+            code = self._run(args, prog)
+        except BrokenPipeError:  # `runtool-iac plan ... | head`: the reader left; no traceback
+            from runtool_iac.local.executor import discard_stdout_if
 
-@main.command()
-@click.argument("targets", nargs=-1, required=True, metavar="EXPERIMENT | FILE...")
-@click.option("-e", "--experiment", "expression", default=None, help='Experiment expression over FILEs, e.g. "algos * datasets".')
-@click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml for EXPERIMENT (default: found upward from here).")
-@click.option("--runs", type=click.IntRange(1, 1000), default=None, help="Repetitions of every trial (default: EXPERIMENT's, else 1).")
-@click.option("--experiment-name", default=None, help="Used in S3 output paths and tags (FILEs; default: experiment).")
-@click.option("--bucket", default=None, help=f"Output bucket (FILEs; default: the placeholder {PLACEHOLDER_BUCKET}).")
-@click.option("--role-arn", default=None, help=f"SageMaker execution role (FILEs; default: the placeholder {PLACEHOLDER_ROLE_ARN}).")
-@click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="Tag every job (FILEs; repeatable).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--local", is_flag=True, help="Plan for local mode (local paths, 'local:' images and instance: local allowed).")
-@click.option("--against-results", "against", is_flag=True, help="Say which jobs are new: no completed result in the experiment's earlier executions (with --local: local runs).")
-@verbosity_options
-@handle_errors
-def plan(
-    targets: tuple[str, ...],
-    expression: str | None,
-    project_file: str | None,
-    runs: int | None,
-    experiment_name: str | None,
-    bucket: str | None,
-    role_arn: str | None,
-    tags: tuple[str, ...],
-    fmt: str,
-    local: bool,
-    against: bool,
-) -> None:
-    """Print the training jobs an experiment would start (the dry run).
+            discard_stdout_if(sys.stdout)  # what is still buffered, and the flush at exit, go nowhere
+            code = 1
+        sys.exit(code)
 
-    With --against-results, also which of them are new (would run with
-    `run --skip-completed`): results of the experiment's executions (of
-    EXPERIMENT, or of --experiment-name for FILEs) in the stack of the
-    project (--project, else the runtool.yml found upward; AWS credentials,
-    region and AWS_ENDPOINT_URL from the environment), or with --local in its
-    local output folder.
-    --format json then prints that split.
+    def _run(self, args: list[str], prog: str) -> int:
+        """Run the command line; print what ends it (help, a usage error, a failure) and return the exit code."""
+        from runtool_iac.commands.command import Failure, ShowHelp, UsageError
 
-    \b
-    Two forms:
-      runtool-iac plan EXPERIMENT                       an experiment declared in runtool.yml: exactly
-                                                        the jobs `runtool-iac run EXPERIMENT` starts
-                                                        (`local EXPERIMENT` with --local)
-      runtool-iac plan FILE... -e "algos * datasets"    an expression over config files
+        try:
+            self._dispatch(args, prog)
+        except ShowHelp as shown:
+            _write(sys.stderr if shown.exit_code else sys.stdout, shown.page)
+            return shown.exit_code
+        except UsageError as exc:
+            _write(sys.stderr, _usage_error(exc))
+            return exc.exit_code
+        except Failure as exc:
+            _write(sys.stderr, f"error: {exc}\n")
+            return exc.exit_code
+        except KeyboardInterrupt:
+            _write(sys.stderr, "\nAborted!\n")
+            return 1
+        return 0
 
-    \b
-    Examples:
-      runtool-iac plan bench --format markdown
-      runtool-iac plan configs/*.yml -e "(deepar + prophet) * datasets" --runs 3 --format json
-      runtool-iac plan configs/*.yml -e "algos * datasets" --experiment-name bench --against-results
-    """
-    if expression is None:
-        _refuse_file_options(targets, experiment_name, bucket, role_arn, tags)
-        planned = _declared_plan(targets[0], project_file, runs, local)
-    else:
-        planned = _expression_plan(targets, expression, runs, experiment_name, bucket, role_arn, tags, local)
-    if against:
-        from runtool_iac.commands.runner import emit_against_results
+    def _dispatch(self, args: list[str], prog: str) -> Any:
+        from runtool_iac.commands.command import ShowHelp, UsageError, did_you_mean
 
-        emit_against_results(planned, "local" if local else "aws", fmt, project_file)
-        return
-    emit_plan(planned, fmt)
-    if fmt == "table" and expression is None:
-        info(_declared_note(planned), err=True)
+        while args and args[0].startswith("-"):
+            option = args.pop(0)
+            if option in ("-h", "--help"):
+                raise ShowHelp(self.help(prog))
+            if option == "--version":
+                from importlib import metadata
+
+                _write(sys.stdout, f"{PROG}, version {metadata.version('runtool_iac')}\n")
+                return None
+            error = UsageError(f"No such option {option!r}." + did_you_mean(option, ["--help", "--version"]))
+            raise _with_usage(error, self, prog)
+        if not args:
+            raise ShowHelp(self.help(prog), exit_code=2)
+        name, rest = args[0], args[1:]
+        command = self.command(name)
+        if command is None:
+            hint = did_you_mean(name, self.command_names())
+            raise _with_usage(UsageError(f"No such command {name!r}.{hint}"), self, prog)
+        return command.main(rest, f"{prog} {name}")
+
+    def usage(self, prog: str, width: int | None = None) -> str:
+        from runtool_iac.commands import helptext
+
+        return helptext.usage(prog, "[OPTIONS] COMMAND [ARGS]...", width or helptext.terminal_width())
+
+    def help(self, prog: str, width: int | None = None) -> str:
+        """The top-level ``--help``: every command with the first sentence of its help."""
+        from runtool_iac.commands import helptext
+
+        width = width or helptext.terminal_width()
+        names = self.command_names()
+        limit = width - 6 - max(len(n) for n in names)
+        options = [("--version", "Show the version and exit."), helptext.HELP_ROW]
+        commands = [(n, self.command(n).summary(limit)) for n in names]
+        return helptext.page(self.usage(prog, width), DOC, [("Options", options), ("Commands", commands)], width)
 
 
-def _refuse_file_options(targets: tuple[str, ...], *file_options: Any) -> None:
-    from pathlib import Path
-
-    if len(targets) != 1 or Path(targets[0]).is_file():
-        raise click.UsageError('give one EXPERIMENT declared in runtool.yml, or config FILEs with -e "EXPRESSION"')
-    if any(file_options):
-        raise click.UsageError(
-            "--experiment-name, --bucket, --role-arn and --tag apply to FILEs with -e; "
-            "a declared experiment takes its name, tags, bucket and role from runtool.yml"
-        )
+def _with_usage(error: UsageError, root: Cli, prog: str) -> UsageError:
+    error.usage, error.prog = root.usage(prog), prog
+    return error
 
 
-def _declared_plan(name: str, project_file: str | None, runs: int | None, local: bool) -> Any:
-    """What `run NAME` (or `local NAME`) would start: the project's job prefix, runs,
-    tags, bucket and role (placeholders where the stack creates them)."""
-    from runtool_iac.project import load_project
-
-    return load_project(project_file).plan(name, runs=runs, target="local" if local else "sagemaker")
+def _usage_error(exc: UsageError) -> str:
+    """As click showed usage errors: the usage, how to get help, the message."""
+    head = f"{exc.usage}Try '{exc.prog} --help' for help.\n\n" if exc.usage else ""
+    return f"{head}Error: {exc.message}\n"
 
 
-def _declared_note(planned: Any) -> str:
-    from runtool_iac.naming import CLOUD_SUFFIX_CHARS
-    from runtool_iac.plan import PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN
-
-    request = planned.jobs[0].request if planned.jobs else {}
-    placeholders = [
-        what for what, value, placeholder in (
-            ("bucket", request.get("OutputDataConfig", {}).get("S3OutputPath", ""), PLACEHOLDER_BUCKET),
-            ("role", request.get("RoleArn", ""), PLACEHOLDER_ROLE_ARN),
-        ) if placeholder in value
-    ]
-    note = (
-        f"note: in the cloud every job name gets -<execution token>-<redrive count> ({CLOUD_SUFFIX_CHARS} characters) "
-        "appended, new for every execution"
-    )
-    if placeholders:
-        note += f"; the {' and '.join(placeholders)} shown are placeholders for the ones the deployed stack creates"
-    return note
+def _write(stream: Any, text: str) -> None:
+    stream.write(text)
+    stream.flush()
 
 
-def _expression_plan(
-    files: tuple[str, ...],
-    expression: str,
-    runs: int | None,
-    experiment_name: str | None,
-    bucket: str | None,
-    role_arn: str | None,
-    tags: tuple[str, ...],
-    local: bool,
-) -> Any:
-    from runtool_iac.config import load_config
-    from runtool_iac.experiment_expr import parse_experiment
-    from runtool_iac.plan import DEFAULT_EXPERIMENT_NAME, PLACEHOLDER_BUCKET, PLACEHOLDER_ROLE_ARN, build_plan, check_arguments
-
-    runs, experiment_name = runs or 1, experiment_name or DEFAULT_EXPERIMENT_NAME
-    bucket, role_arn = bucket or PLACEHOLDER_BUCKET, role_arn or PLACEHOLDER_ROLE_ARN
-    check_arguments(runs, experiment_name, bucket, role_arn, parse_tags(tags))  # usage errors before config errors
-    config = load_config(*files)
-    experiment = parse_experiment(expression, config)
-    for side in ("algorithms", "datasets"):
-        members = getattr(experiment, side, ())
-        detail(f"{side} ({len(members)}): {', '.join(m.label for m in members)}", err=True)
-    return build_plan(
-        experiment,
-        runs=runs,
-        experiment_name=experiment_name,
-        bucket=bucket,
-        role_arn=role_arn,
-        tags=parse_tags(tags),
-        target="local" if local else "sagemaker",
-    )
+def _program_name() -> str:
+    """``runtool-iac`` as a console script; ``python -m runtool_iac`` when run so."""
+    base = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else PROG
+    if base == "__main__.py":
+        return "python -m runtool_iac"
+    if base == "cli.py":
+        return "python -m runtool_iac.cli"
+    return base if base and not base.endswith(".py") and base != "-c" else PROG
 
 
-def emit_plan(planned: Any, fmt: str) -> None:
-    from runtool_iac import render
-
-    if fmt == "json":
-        click.echo(planned.to_json(), nl=False)
-        if render.duplicates_line(planned):  # stdout stays pure JSON; the note is for the person reading
-            click.echo(f"note: {render.duplicates_line(planned)}", err=True)
-    elif fmt == "markdown":
-        click.echo(render.markdown(planned), nl=False)
-    else:
-        click.echo(render.table(planned), nl=False)
-
+main = Cli()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -6,13 +6,14 @@ Regenerate docs/cli.md after changing a command: ``python tests/test_cli_ergonom
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -33,13 +34,7 @@ def cli(*args: str, **kwargs):
 
 
 def command_names(hidden: bool = True) -> list[str]:
-    ctx = main.make_context("runtool-iac", ["--help"], resilient_parsing=True)
-    return [n for n in main.list_commands(ctx) if hidden or not main.get_command(ctx, n).hidden]
-
-
-def command(name: str) -> click.Command:
-    ctx = main.make_context("runtool-iac", ["--help"], resilient_parsing=True)
-    return main.get_command(ctx, name)
+    return main.command_names(hidden=hidden)
 
 
 # ------------------------------------------------------------------ help and errors
@@ -123,6 +118,7 @@ def test_run_stop_redrive_quiet_and_verbose(fake_deployment):
         "  job-b-r0",
     ]
     assert cli("run", "bench", "-q").stdout == "job-a-r0\njob-b-r0\n"  # the data asked for, nothing else
+    assert json.loads(cli("run", "bench", "--format", "json").stdout)["job_names"] == ["job-a-r0", "job-b-r0"]
     assert "state machine: arn:machine" in cli("run", "bench", "-v").stdout.splitlines()
     assert cli("stop", "x").stdout == "stopped: arn:stopped\n" and cli("stop", "x", "-q").stdout == ""
     assert cli("redrive", "x", "--quiet").stdout == ""
@@ -130,17 +126,69 @@ def test_run_stop_redrive_quiet_and_verbose(fake_deployment):
 
 # ------------------------------------------------------------------ completion and colour
 
-@pytest.mark.parametrize("shell,marker", [("bash", "_runtool_iac_completion()"), ("zsh", "#compdef runtool-iac")])
+@pytest.mark.parametrize(
+    "shell,marker",
+    [
+        ("bash", "complete -o nospace -o default -o bashdefault -F _python_argcomplete runtool-iac"),
+        ("zsh", "#compdef runtool-iac"),
+        ("fish", "complete --command runtool-iac"),
+    ],
+)
 def test_shell_completion_scripts(shell, marker):
     result = cli(env={"_RUNTOOL_IAC_COMPLETE": f"{shell}_source"})
-    assert result.exit_code == 0 and marker in result.output
+    assert result.exit_code == 0 and marker in result.stdout
 
 
-def test_completion_lists_lazy_commands_but_not_hidden_ones():
-    result = cli(env={"_RUNTOOL_IAC_COMPLETE": "bash_complete", "COMP_WORDS": "runtool-iac re", "COMP_CWORD": "1"})
-    assert result.output.split() == ["plain,redrive", "plain,rerun", "plain,results"]
-    hidden = cli(env={"_RUNTOOL_IAC_COMPLETE": "bash_complete", "COMP_WORDS": "runtool-iac cd", "COMP_CWORD": "1"})
-    assert hidden.output.strip() == ""
+def test_an_unknown_completion_request_says_how_to_make_the_script_anew():
+    result = cli(env={"_RUNTOOL_IAC_COMPLETE": "bash_complete"})  # what scripts of the click version sent
+    assert result.exit_code == 1 and "bash_source" in result.stderr and result.stdout == ""
+
+
+SCRIPT = Path(sys.executable).with_name("runtool-iac")  # the console script, as a shell runs it
+
+
+def complete(line: str, tmp_path) -> list[str]:
+    """What `runtool-iac` answers a shell completing ``line`` (argcomplete's protocol, the answer in a file).
+
+    A process of its own, as the shell starts one: argcomplete writes to file descriptors 8 and 9,
+    which in this process belong to pytest.
+    """
+    answer = tmp_path / "completions"
+    answer.write_text("")
+    env = {**os.environ, "_ARGCOMPLETE": "1", "COMP_LINE": line, "COMP_POINT": str(len(line)),
+           "_ARGCOMPLETE_STDOUT_FILENAME": str(answer)}
+    done = subprocess.run([str(SCRIPT)], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return answer.read_text().split("\013") if answer.read_text() else []
+
+
+def test_completion_lists_lazy_commands_but_not_hidden_ones(tmp_path):
+    assert complete("runtool-iac pl", tmp_path) == ["plan "]
+    assert complete("runtool-iac re", tmp_path) == ["redrive", "rerun", "results"]
+    assert complete("runtool-iac cd", tmp_path) == []
+
+
+def test_completion_of_options_their_values_and_files(tmp_path, monkeypatch):
+    assert complete("runtool-iac plan --for", tmp_path) == ["--format "]
+    assert complete("runtool-iac plan --format ", tmp_path) == ["table", "json", "markdown"]
+    assert complete("runtool-iac results --format c", tmp_path) == ["csv "]
+    monkeypatch.chdir(ROOT)
+    assert complete("runtool-iac validate examples/fore", tmp_path) == ["examples/forecasting/"]
+
+
+def test_the_documented_bash_line_completes_commands(tmp_path):
+    """`eval "$(_RUNTOOL_IAC_COMPLETE=bash_source runtool-iac)"` in a real bash, then a completion as bash runs it."""
+    env = {**os.environ, "PATH": f"{SCRIPT.parent}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("_ARGCOMPLETE", None)
+    bash = (
+        'eval "$(_RUNTOOL_IAC_COMPLETE=bash_source runtool-iac)"\n'
+        'COMP_LINE="runtool-iac pl"; COMP_POINT=${#COMP_LINE}; COMP_WORDS=(runtool-iac pl); COMP_CWORD=1\n'
+        '_python_argcomplete runtool-iac\n'
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    done = subprocess.run(["bash", "-c", bash], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["plan"]
 
 
 def test_no_ansi_codes_when_piped(tmp_path):
@@ -172,15 +220,13 @@ def test_the_progress_bar_has_no_colour_when_piped_or_with_no_color(monkeypatch,
             return SimpleNamespace(status="SUCCEEDED", execution_arn=arn, error="", cause="")
 
     monkeypatch.delenv("FORCE_COLOR", raising=False)
-    with click.Context(main):
-        _follow(Runner(), "arn:x", total=2, poll_seconds=0)
+    _follow(Runner(), "arn:x", total=2, poll_seconds=0)
     piped = capsys.readouterr()
     assert "1/2" in piped.err and not ANSI.search(piped.err + piped.out)
 
     monkeypatch.setenv("FORCE_COLOR", "1")  # as on a terminal
     monkeypatch.setenv("NO_COLOR", "1")
-    with click.Context(main):
-        _follow(Runner(), "arn:x", total=2, poll_seconds=0)
+    _follow(Runner(), "arn:x", total=2, poll_seconds=0)
     terminal = capsys.readouterr()
     assert "1/2" in terminal.err and not COLOUR.search(terminal.err)
 
@@ -189,13 +235,12 @@ def test_the_progress_bar_has_no_colour_when_piped_or_with_no_color(monkeypatch,
 
 def generated_reference() -> str:
     """The per-command part of docs/cli.md: each command's --help at a fixed width."""
-    root = main.make_context("runtool-iac", [], resilient_parsing=True, terminal_width=HELP_WIDTH, max_content_width=HELP_WIDTH)
     parts = ["| command | what it does |", "|---|---|"]
     names = command_names(hidden=False)
-    parts += [f"| [`{n}`](#runtool-iac-{n}) | {command(n).get_short_help_str(limit=200)} |" for n in names]
+    parts += [f"| [`{n}`](#runtool-iac-{n}) | {main.command(n).summary(limit=200)} |" for n in names]
     for name in names:
-        ctx = command(name).make_context(name, [], parent=root, resilient_parsing=True, terminal_width=HELP_WIDTH)
-        parts += ["", f"## `runtool-iac {name}`", "", "```text", command(name).get_help(ctx), "```"]
+        page = main.command(name).help(f"runtool-iac {name}", width=HELP_WIDTH).rstrip("\n")
+        parts += ["", f"## `runtool-iac {name}`", "", "```text", page, "```"]
     return "\n".join(parts) + "\n"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shlex
 
-import click
 import pytest
 import yaml
 
@@ -77,7 +76,6 @@ def test_every_runtool_iac_command_line_parses(workflow: dict):
         words = shlex.split(line)
         words = words[: next((i for i, w in enumerate(words) if w in (">", ">>", "|")), len(words))]
         name, args = words[1], words[2:]
-        with click.Context(main) as ctx:
-            command = main.get_command(ctx, name)
-            assert command is not None, name
-            command.make_context(name, list(args))  # raises on an unknown option or a missing argument
+        command = main.command(name)
+        assert command is not None, name
+        command.parse(list(args))  # raises UsageError on an unknown option, a bad value or a missing argument

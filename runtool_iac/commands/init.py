@@ -10,21 +10,26 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import click
+from runtool_iac.commands.command import Argument, Failure, Option, command
+from runtool_iac.commands.output import detail, echo, info
+from runtool_iac.commands.values import Checked, Path as PathValue
 
-from runtool_iac.cli import Failure, handle_errors
-from runtool_iac.commands.output import detail, info, verbosity_options
+
+def _checked_name(value: str) -> str:
+    from runtool_iac.scaffold import check_project_name
+
+    return check_project_name(value)  # ValueError: the option's value is refused
 
 
-@click.command("init")
-@click.argument("directory", default=".", type=click.Path(file_okay=False))
-@click.option("--force", is_flag=True, help="Overwrite files that exist already.")
-@click.option(
-    "--project-name", default=None, metavar="NAME", callback=lambda ctx, param, value: _checked_name(value),
-    help="Project name: names the stack and prefixes job names (default: from DIRECTORY's name).",
+@command(
+    "init",
+    Argument("directory", required=False, default=".", type=PathValue(file_okay=False)),
+    Option("--force", flag=True, help="Overwrite files that exist already."),
+    Option(
+        "--project-name", type=Checked(_checked_name), metavar="NAME",
+        help="Project name: names the stack and prefixes job names (default: from DIRECTORY's name).",
+    ),
 )
-@verbosity_options
-@handle_errors
 def init_command(directory: str, force: bool, project_name: str | None) -> None:
     """Create a new experiments repository in DIRECTORY (default: here).
 
@@ -52,16 +57,7 @@ def init_command(directory: str, force: bool, project_name: str | None) -> None:
     info(f"next: {where}runtool-iac validate configs/*.yml && runtool-iac synth")
 
 
-def _checked_name(value: str | None) -> str | None:
-    from runtool_iac.scaffold import check_project_name
-
-    try:
-        return None if value is None else check_project_name(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-@click.command("cdk-app", hidden=True)
+@command("cdk-app")
 def cdk_app_command() -> None:
     """The CDK app of the project in the current folder (what cdk.json's "app" runs).
 
@@ -78,5 +74,5 @@ def cdk_app_command() -> None:
     try:
         synth(app_from_cli=True)
     except ConfigError as error:
-        click.echo(str(error), err=True)
+        echo(str(error), err=True)
         sys.exit(1)

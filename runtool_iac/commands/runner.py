@@ -9,27 +9,24 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import click
-
-from runtool_iac.cli import handle_errors
-from runtool_iac.commands.output import detail, info, quiet, verbosity_options
+from runtool_iac.commands.command import Argument, Failure, Option, UsageError, command
+from runtool_iac.commands.options import format_option
+from runtool_iac.commands.output import detail, echo, info, quiet
+from runtool_iac.commands.values import FloatRange, IntRange, Path as PathValue
 
 EXIT_SKIPPED = 3  # `results`: some result files or entries could not be read and were left out
 
-AWS_OPTIONS = [
-    click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml (default: found upward from here)."),
-    click.option("--stack", "stack_name", default=None, help="Stack name (default: from runtool.yml)."),
-    click.option("--profile", default=None, help="AWS profile."),
-    click.option("--region", default=None, help="AWS region."),
-    click.option("--endpoint-url", default=None, help="AWS endpoint (e.g. a local moto server)."),
-    click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True),
-]
-
-
-def aws_options(func: Callable) -> Callable:
-    for option in reversed(AWS_OPTIONS):
-        func = option(func)
-    return func
+# Where the deployed project is: every command that talks to AWS takes these.
+STACK_OPTIONS = (
+    Option("--project", dest="project_file", type=PathValue(), help="runtool.yml (default: found upward from here)."),
+    Option("--stack", dest="stack_name", help="Stack name (default: from runtool.yml)."),
+    Option("--profile", help="AWS profile."),
+    Option("--region", help="AWS region."),
+    Option("--endpoint-url", help="AWS endpoint (e.g. a local moto server)."),
+)
+AWS_OPTIONS = (*STACK_OPTIONS, format_option(("table", "json")))
+EXECUTION = Argument("execution")
+POLL_SECONDS = Option("--poll-seconds", type=FloatRange(0.01, 3600), default=10.0, show_default=True, help="With --wait: how often to poll.")
 
 
 def _project(project_file: str | None):
@@ -47,19 +44,19 @@ def _runner(project_file: str | None, stack_name: str | None, profile: str | Non
 
 
 def _echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, default=str))
+    echo(json.dumps(value, indent=2, default=str))
 
 
-@click.command("run")
-@click.argument("experiment")
-@click.option("--runs", type=click.IntRange(1, 1000), default=None, help="Repetitions (default: as declared).")
-@click.option("--name", default=None, help="Execution name (default: EXPERIMENT-<UTC time>). Reusing a name never starts jobs twice.")
-@click.option("--wait", is_flag=True, help="Follow the execution with a progress bar; exit 1 unless it succeeds.")
-@click.option("--poll-seconds", type=click.FloatRange(0.01, 3600), default=10.0, show_default=True, help="With --wait: how often to poll.")
-@click.option("--skip-completed", is_flag=True, help="Start only the jobs without a completed result in an earlier execution (matched by job key).")
-@aws_options
-@verbosity_options
-@handle_errors
+@command(
+    "run",
+    Argument("experiment"),
+    Option("--runs", type=IntRange(1, 1000), help="Repetitions (default: as declared)."),
+    Option("--name", help="Execution name (default: EXPERIMENT-<UTC time>). Reusing a name never starts jobs twice."),
+    Option("--wait", flag=True, help="Follow the execution with a progress bar; exit 1 unless it succeeds."),
+    POLL_SECONDS,
+    Option("--skip-completed", flag=True, help="Start only the jobs without a completed result in an earlier execution (matched by job key)."),
+    *AWS_OPTIONS,
+)
 def run_command(experiment: str, runs: int | None, name: str | None, wait: bool, poll_seconds: float, skip_completed: bool, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Start a deployed EXPERIMENT (declared in runtool.yml) and print its job names.
 
@@ -91,27 +88,28 @@ def run_command(experiment: str, runs: int | None, name: str | None, wait: bool,
         started = runner.start_jobs(experiment, selection.subset(), name=name)
     else:
         started = runner.start(experiment, declared, runs=runs, name=name, plan_for_runs=lambda n: project.plan(experiment, runs=n))
-    _print_started(started, fmt, runner.deployment().machine_arn(experiment))
+    _print_started(started, fmt, runner.deployment().machine_arn(experiment), skipped)
     if wait:
         final = _follow(runner, started.execution_arn, total=len(started.job_names), poll_seconds=poll_seconds)
         sys.exit(0 if final.status == "SUCCEEDED" else 1)
 
 
-def _print_started(started: Any, fmt: str, machine_arn: str) -> None:
+def _print_started(started: Any, fmt: str, machine_arn: str, counts: dict[str, int] | None = None) -> None:
+    """The started execution and its job names; JSON also carries ``counts`` (the --skip-completed split)."""
     if fmt == "json":
-        _echo_json({**started.__dict__, **skipped})
+        _echo_json({**started.__dict__, **(counts or {})})
     elif quiet():  # only the data asked for: one job name per line
         for job_name in started.job_names:
-            click.echo(job_name)
+            echo(job_name)
     else:
         if started.already_existed:
-            click.echo(f"execution {started.execution_name} already exists ({started.status}); not started again")
-        click.echo(f"execution: {started.execution_arn}")
-        click.echo(f"console:   {started.console_url}")
+            echo(f"execution {started.execution_name} already exists ({started.status}); not started again")
+        echo(f"execution: {started.execution_arn}")
+        echo(f"console:   {started.console_url}")
         detail(f"state machine: {machine_arn}")
-        click.echo(f"{len(started.job_names)} training jobs:")
+        echo(f"{len(started.job_names)} training jobs:")
         for job_name in started.job_names:
-            click.echo(f"  {job_name}")
+            echo(f"  {job_name}")
 
 
 def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float) -> Any:
@@ -122,7 +120,7 @@ def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float) ->
     if quiet():
         final = runner.wait(execution_arn, poll_seconds=poll_seconds)
         if final.status != "SUCCEEDED":  # an error: shown even when quiet
-            click.echo(f"{final.status}: {final.execution_arn}" + (f" ({final.error}: {final.cause})" if final.error else ""), err=True)
+            echo(f"{final.status}: {final.execution_arn}" + (f" ({final.error}: {final.cause})" if final.error else ""), err=True)
         return final
     console = Console(stderr=True)
     with Progress(
@@ -141,15 +139,11 @@ def _follow(runner: Any, execution_arn: str, total: int, poll_seconds: float) ->
             )
 
         final = runner.wait(execution_arn, on_status=update, poll_seconds=poll_seconds)
-    click.echo(f"{final.status}: {final.execution_arn}" + (f" ({final.error}: {final.cause})" if final.error else ""))
+    echo(f"{final.status}: {final.execution_arn}" + (f" ({final.error}: {final.cause})" if final.error else ""))
     return final
 
 
-@click.command("status")
-@click.argument("execution", required=False)
-@aws_options
-@verbosity_options
-@handle_errors
+@command("status", Argument("execution", required=False), *AWS_OPTIONS)
 def status_command(execution: str | None, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Show an EXECUTION (ARN or name; default: the most recent one): state,
     and job counts per instance-type group.
@@ -182,20 +176,16 @@ def status_command(execution: str | None, project_file, stack_name, profile, reg
             }
         )
         return
-    click.echo(f"{status.name}: {status.status}" + (f" ({status.error}: {status.cause})" if status.error else ""))
+    echo(f"{status.name}: {status.status}" + (f" ({status.error}: {status.cause})" if status.error else ""))
     columns = ["pending", "running", "succeeded", "failed", "aborted", "timedOut", "total"]
     rows = [[g.label] + [str(g.counts.get(c, 0)) for c in columns] for g in status.groups]
     rows.append(["all"] + [str(totals.get(c, 0)) for c in columns])
-    click.echo(text_table(["group"] + columns, rows), nl=False)
+    echo(text_table(["group"] + columns, rows), nl=False)
     for row in failures:
-        click.echo(f"{row.status}: {row.job_name}: {row.failure_reason}")
+        echo(f"{row.status}: {row.job_name}: {row.failure_reason}")
 
 
-@click.command("stop")
-@click.argument("execution")
-@aws_options
-@verbosity_options
-@handle_errors
+@command("stop", EXECUTION, *AWS_OPTIONS)
 def stop_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Stop an EXECUTION; Step Functions stops its running training jobs.
 
@@ -207,11 +197,7 @@ def stop_command(execution: str, project_file, stack_name, profile, region, endp
     info(f"stopped: {arn}")
 
 
-@click.command("redrive")
-@click.argument("execution")
-@aws_options
-@verbosity_options
-@handle_errors
+@command("redrive", EXECUTION, *AWS_OPTIONS)
 def redrive_command(execution: str, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Redrive a FAILED, ABORTED or TIMED_OUT EXECUTION (AWS RedriveExecution, within
     its 14-day redrive window): only its failed, aborted and never-finished jobs run
@@ -227,14 +213,14 @@ def redrive_command(execution: str, project_file, stack_name, profile, region, e
     info(f"redriving: {arn}")
 
 
-@click.command("rerun")
-@click.argument("execution")
-@click.option("--name", default=None, help="Name of the new execution (default: EXPERIMENT-<UTC time>).")
-@click.option("--wait", is_flag=True, help="Follow the new execution; exit 1 unless it succeeds.")
-@click.option("--poll-seconds", type=click.FloatRange(0.01, 3600), default=10.0, show_default=True, help="With --wait: how often to poll.")
-@aws_options
-@verbosity_options
-@handle_errors
+@command(
+    "rerun",
+    EXECUTION,
+    Option("--name", help="Name of the new execution (default: EXPERIMENT-<UTC time>)."),
+    Option("--wait", flag=True, help="Follow the new execution; exit 1 unless it succeeds."),
+    POLL_SECONDS,
+    *AWS_OPTIONS,
+)
 def rerun_command(execution: str, name: str | None, wait: bool, poll_seconds: float, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Start a new execution of EXECUTION's experiment that runs exactly the jobs
     EXECUTION did not complete (failed, stopped, aborted, never started), with new
@@ -272,24 +258,20 @@ def _declared_plans(project_file: str | None, runner: Any, execution: str) -> Ca
     return plan
 
 
-@click.command("results")
-@click.argument("execution", required=False)
-@click.option("--experiment", "experiment", default=None, metavar="NAME", help="Every execution of experiment NAME: the latest completed result per job key.")
-@click.option("--local", "local", is_flag=True, help="With --experiment: local runs (runtool-iac local) instead of the cloud.")
-@click.option("--output-dir", type=click.Path(file_okay=False), default=None, help="With --local: the local output folder (default: runtool.yml's local.output_dir).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-@click.option("--pivot", "metric", default=None, help="Algorithm × dataset matrix of METRIC (mean ± std over runs).")
-@click.option("--leaderboard", "board_metric", default=None, metavar="METRIC", help="Rank algorithms across datasets on METRIC.")
-@click.option("--baseline", default=None, metavar="ALGORITHM", help="With --leaderboard: relative scores and win rates against ALGORITHM.")
-@click.option("--higher-is-better", is_flag=True, help="With --leaderboard: larger METRIC values are better (default: smaller).")
-@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None, help="Draw the pivot (heatmap) or the leaderboard (bars) as a PNG.")
-@click.option("--project", "project_file", type=click.Path(), default=None, help="runtool.yml (default: found upward from here).")
-@click.option("--stack", "stack_name", default=None, help="Stack name (default: from runtool.yml).")
-@click.option("--profile", default=None, help="AWS profile.")
-@click.option("--region", default=None, help="AWS region.")
-@click.option("--endpoint-url", default=None, help="AWS endpoint (e.g. a local moto server).")
-@verbosity_options
-@handle_errors
+@command(
+    "results",
+    Argument("execution", required=False),
+    Option("--experiment", metavar="NAME", help="Every execution of experiment NAME: the latest completed result per job key."),
+    Option("--local", flag=True, help="With --experiment: local runs (runtool-iac local) instead of the cloud."),
+    Option("--output-dir", type=PathValue(file_okay=False), help="With --local: the local output folder (default: runtool.yml's local.output_dir)."),
+    format_option(("table", "csv", "json")),
+    Option("--pivot", dest="metric", help="Algorithm × dataset matrix of METRIC (mean ± std over runs)."),
+    Option("--leaderboard", dest="board_metric", metavar="METRIC", help="Rank algorithms across datasets on METRIC."),
+    Option("--baseline", metavar="ALGORITHM", help="With --leaderboard: relative scores and win rates against ALGORITHM."),
+    Option("--higher-is-better", flag=True, help="With --leaderboard: larger METRIC values are better (default: smaller)."),
+    Option("--plot", dest="plot_file", type=PathValue(dir_okay=False), help="Draw the pivot (heatmap) or the leaderboard (bars) as a PNG."),
+    *STACK_OPTIONS,
+)
 def results_command(
     execution: str | None, experiment: str | None, local: bool, output_dir: str | None, fmt: str, metric: str | None,
     board_metric: str | None, baseline: str | None, higher_is_better: bool, plot_file: str | None,
@@ -314,15 +296,15 @@ def results_command(
     from runtool_iac import results as res
 
     if (execution is None) == (experiment is None):
-        raise click.UsageError("give an EXECUTION (or a local output folder), or --experiment NAME")
+        raise UsageError("give an EXECUTION (or a local output folder), or --experiment NAME")
     if (local or output_dir) and experiment is None:
-        raise click.UsageError("--local and --output-dir go with --experiment NAME")
+        raise UsageError("--local and --output-dir go with --experiment NAME")
     if metric and board_metric:
-        raise click.UsageError("--pivot and --leaderboard exclude each other")
+        raise UsageError("--pivot and --leaderboard exclude each other")
     if (baseline or higher_is_better) and not board_metric:
-        raise click.UsageError("--baseline and --higher-is-better go with --leaderboard METRIC")
+        raise UsageError("--baseline and --higher-is-better go with --leaderboard METRIC")
     if plot_file and not (metric or board_metric):
-        raise click.UsageError("--plot needs --pivot METRIC or --leaderboard METRIC")
+        raise UsageError("--plot needs --pivot METRIC or --leaderboard METRIC")
     skipped: list[str] = []
     with _skips_noted(skipped):
         if experiment is not None:
@@ -330,20 +312,20 @@ def results_command(
         elif Path(execution).is_dir():
             rows = res.read_local(execution, skipped)
         elif Path(execution).exists():
-            raise click.UsageError(f"{execution} is not a folder: give a local-mode output folder or an execution")
+            raise UsageError(f"{execution} is not a folder: give a local-mode output folder or an execution")
         else:
             runner = _runner(project_file, stack_name, profile, region, endpoint_url)
             rows = runner.results(execution, skipped, planned=_planned_or_none(runner, execution, project_file))
     for note in skipped:
-        click.echo(f"warning: skipped {note}", err=True)
+        echo(f"warning: skipped {note}", err=True)
     if not rows:
         if skipped:
-            click.echo(f"error: no readable results for {execution or experiment} ({len(skipped)} skipped)", err=True)
+            echo(f"error: no readable results for {execution or experiment} ({len(skipped)} skipped)", err=True)
             sys.exit(EXIT_SKIPPED)
         if experiment is not None:
             where = "locally" if local else "in the cloud"
-            raise click.ClickException(f"no completed results of experiment {experiment} {where} yet")
-        raise click.ClickException(f"no results for {execution} yet (results are written when each job group finishes)")
+            raise Failure(f"no completed results of experiment {experiment} {where} yet")
+        raise Failure(f"no results for {execution} yet (results are written when each job group finishes)")
     _show_results(rows, fmt, metric, board_metric, baseline, higher_is_better, plot_file)
     if skipped:
         sys.exit(EXIT_SKIPPED)
@@ -375,19 +357,19 @@ def _show_results(
             from runtool_iac import leaderboard
 
             board = leaderboard.leaderboard(rows, board_metric, baseline=baseline, higher_is_better=higher_is_better)
-            click.echo({"table": board.to_table, "csv": board.to_csv, "json": board.to_json}[fmt](), nl=False)
+            echo({"table": board.to_table, "csv": board.to_csv, "json": board.to_json}[fmt](), nl=False)
             if plot_file:
                 info(f"plot: {leaderboard.plot(board, plot_file)}", err=True)
             return
         if metric:
             table = res.pivot(rows, metric)
-            click.echo({"table": table.to_table, "csv": table.to_csv, "json": table.to_json}[fmt](), nl=False)
+            echo({"table": table.to_table, "csv": table.to_csv, "json": table.to_json}[fmt](), nl=False)
             if plot_file:
                 info(f"plot: {res.plot(table, plot_file)}", err=True)
             return
     except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
-    click.echo({"table": res.to_table, "csv": res.to_csv, "json": res.to_json}[fmt](rows), nl=False)
+        raise Failure(str(exc)) from None
+    echo({"table": res.to_table, "csv": res.to_csv, "json": res.to_json}[fmt](rows), nl=False)
 
 
 def _experiment_results(experiment: str, local: bool, output_dir: str | None, project_file, stack_name, profile, region, endpoint_url) -> list:
@@ -413,7 +395,7 @@ def earlier_executions(
 def emit_against_results(planned: Any, source: str, fmt: str, project_file: str | None = None) -> None:
     """`plan --against-results`: the plan and which of its jobs are new; JSON: just that split."""
     from runtool_iac import history
-    from runtool_iac.cli import emit_plan
+    from runtool_iac.commands.plan import emit_plan
 
     selection = history.select(planned, earlier_executions(planned.experiment_name, source, project_file))
     if fmt == "json":
@@ -421,9 +403,9 @@ def emit_against_results(planned: Any, source: str, fmt: str, project_file: str 
         return
     emit_plan(planned, fmt)
     if fmt == "markdown":
-        click.echo(f"\n#### Against the results ({source})\n\n" + selection.markdown(), nl=False)
+        echo(f"\n#### Against the results ({source})\n\n" + selection.markdown(), nl=False)
     else:
-        click.echo("\n".join(["", f"against the results ({source}):", *selection.lines()]))
+        echo("\n".join(["", f"against the results ({source}):", *selection.lines()]))
 
 
 def _cloud_executions(runner: Any, experiment: str) -> list:
@@ -463,11 +445,7 @@ def _planned_or_none(runner: Any, execution: str, project_file: str | None) -> l
         return None
 
 
-@click.command("list")
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
-@aws_options
-@verbosity_options
-@handle_errors
+@command("list", Option("--limit", type=IntRange(1, 1000), default=20, show_default=True), *AWS_OPTIONS)
 def list_command(limit: int, project_file, stack_name, profile, region, endpoint_url, fmt) -> None:
     """Recent executions of the project's experiments.
 
@@ -482,4 +460,4 @@ def list_command(limit: int, project_file, stack_name, profile, region, endpoint
         _echo_json(rows)
         return
     table = [[r["experiment"], r["name"], r["status"], str(r.get("startDate", "")), str(r.get("stopDate", "") or "")] for r in rows]
-    click.echo(text_table(["experiment", "execution", "status", "started", "stopped"], table), nl=False)
+    echo(text_table(["experiment", "execution", "status", "started", "stopped"], table), nl=False)

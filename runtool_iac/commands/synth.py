@@ -13,24 +13,24 @@ import io
 import json
 from pathlib import Path
 
-import click
+from runtool_iac.commands.command import Argument, Failure, Option, UsageError, command
+from runtool_iac.commands.options import format_option
+from runtool_iac.commands.output import echo, quiet
+from runtool_iac.commands.values import Path as PathValue
 
-from runtool_iac.cli import FORMATS, Failure, handle_errors
-
-PROJECT_HELP = "runtool.yml or its folder (default: found from the current folder upwards)."
-
-
-@click.command("synth")
-@click.option("--project", "project_file", type=click.Path(exists=True), default=None, help=PROJECT_HELP)
-@click.option(
-    "--outdir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Cloud assembly folder (default: cdk.out next to runtool.yml).",
+PROJECT = Option(
+    "--project", dest="project_file", type=PathValue(exists=True),
+    help="runtool.yml or its folder (default: found from the current folder upwards).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing when the synth succeeds.")
-@handle_errors
-def synth_command(project_file: str | None, outdir: str | None, quiet: bool) -> None:
+
+
+@command(
+    "synth",
+    PROJECT,
+    Option("--outdir", type=PathValue(file_okay=False), help="Cloud assembly folder (default: cdk.out next to runtool.yml)."),
+    quiet_help="Print nothing when the synth succeeds.",
+)
+def synth_command(project_file: str | None, outdir: str | None) -> None:
     """Synthesize the project's stack in-process: template, manifests, plan files.
 
     Writes the CloudFormation template and the job manifests (what `npx cdk
@@ -50,12 +50,12 @@ def synth_command(project_file: str | None, outdir: str | None, quiet: bool) -> 
         result = synth(project_file, outdir, out=summary)
     except RuntimeError as error:  # raised through jsii: cdk-nag findings, CDK validation errors
         raise Failure(f"synth failed: {error}") from None
-    if quiet:
+    if quiet():
         return
-    click.echo(summary.getvalue(), nl=False)
+    echo(summary.getvalue(), nl=False)
     names = ",".join(result.plans)
     braces = f"{{{names}}}" if len(result.plans) > 1 else names
-    click.echo(f"plan files: {_shown(result.outdir)}/{braces}.plan.{{md,json}}")
+    echo(f"plan files: {_shown(result.outdir)}/{braces}.plan.{{md,json}}")
 
 
 def _shown(path: Path) -> str:
@@ -66,14 +66,15 @@ def _shown(path: Path) -> str:
         return str(path)
 
 
-@click.command("diff")
-@click.argument("base_ref")
-@click.option("--project", "project_file", type=click.Path(exists=True), default=None, help=PROJECT_HELP)
-@click.option("-e", "--experiment", default=None, help="Compare only this declared experiment.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--against-results", "against", is_flag=True, help="Also say which working-tree jobs are new: no completed result in the experiment's executions.")
-@click.option("--local", is_flag=True, help="With --against-results: local runs' results instead of the deployed stack's.")
-@handle_errors
+@command(
+    "diff",
+    Argument("base_ref"),
+    PROJECT,
+    Option("-e", "--experiment", help="Compare only this declared experiment."),
+    format_option(),
+    Option("--against-results", dest="against", flag=True, help="Also say which working-tree jobs are new: no completed result in the experiment's executions."),
+    Option("--local", flag=True, help="With --against-results: local runs' results instead of the deployed stack's."),
+)
 def diff_command(base_ref: str, project_file: str | None, experiment: str | None, fmt: str, against: bool, local: bool) -> None:
     """Compare the jobs of every declared experiment at git ref BASE_REF with the working tree.
 
@@ -100,22 +101,22 @@ def diff_command(base_ref: str, project_file: str | None, experiment: str | None
     from runtool_iac import plan_diff
 
     if local and not against:
-        raise click.UsageError("--local goes with --against-results")
+        raise UsageError("--local goes with --against-results")
     diff = plan_diff.diff_with_ref(base_ref, project_file, experiment)
     selections = _against_results(diff, project_file, "local" if local else "aws") if against else []
     if fmt == "json":
         found = diff.to_json()
         if against:
             found["against_results"] = {s.plan.experiment_name: s.to_json() for s in selections}
-        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        echo(json.dumps(found, ensure_ascii=False, indent=2))
         return
     render = {"markdown": plan_diff.markdown, "table": plan_diff.table}[fmt]
-    click.echo(render(diff), nl=False)
+    echo(render(diff), nl=False)
     source = "local" if local else "aws"
     if selections and fmt == "markdown":
-        click.echo(f"#### Against the results ({source})\n\n" + "\n".join(s.markdown() for s in selections), nl=False)
+        echo(f"#### Against the results ({source})\n\n" + "\n".join(s.markdown() for s in selections), nl=False)
     elif selections:
-        click.echo("\n".join(["", f"against the results ({source}):", *(line for s in selections for line in s.lines())]))
+        echo("\n".join(["", f"against the results ({source}):", *(line for s in selections for line in s.lines())]))
 
 
 def _against_results(diff: object, project_file: str | None, source: str) -> list:

@@ -1,20 +1,20 @@
 """``runtool-iac local``: run an experiment's jobs on this machine.
 
-Registered on the main group by ``runtool_iac/cli.py``. The main CLI module is
-imported inside the command, not at the top, so importing this module first
-cannot run into the main module's import of it.
+Registered in ``runtool_iac/cli.py``'s table of commands, and imported only when it runs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, NoReturn
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn
 
-import click
+from runtool_iac.commands.command import Option, UsageError, command
+from runtool_iac.commands.options import EXPRESSION, TARGETS
+from runtool_iac.commands.output import echo, quiet
+from runtool_iac.commands.values import IntRange, Path as PathValue
 
 if TYPE_CHECKING:
     from runtool_iac.plan import Plan
@@ -23,17 +23,19 @@ EXIT_FAILED_JOBS = 1
 EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
 
 
-@click.command("local")
-@click.argument("targets", nargs=-1, required=True, metavar="EXPERIMENT | FILE...")
-@click.option("-e", "--experiment", "expression", default=None, help='Experiment expression over FILEs, e.g. "algos * datasets".')
-@click.option("--project", type=click.Path(), default=None, help="runtool.yml (default: found upward from the current folder).")
-@click.option("--runs", type=click.IntRange(1, 1000), default=None, help="Repetitions of every trial (default: the experiment's).")
-@click.option("--experiment-name", default=None, help="Name of an expression's experiment (default: experiment).")
-@click.option("--output-dir", type=click.Path(file_okay=False), default=None, help="Where job folders and results go.")
-@click.option("--max-parallel", type=click.IntRange(1, 64), default=None, help="Jobs at once (default: local.max_parallel, else 2).")
-@click.option("--skip-completed", is_flag=True, help="Run only the jobs without a completed result in an earlier local run (matched by job key).")
-@click.option("-q", "--quiet", is_flag=True, help="Do not stream job logs; print only the results table.")
-def local_command(**options: object) -> None:
+@command(
+    "local",
+    TARGETS,
+    EXPRESSION,
+    Option("--project", type=PathValue(), help="runtool.yml (default: found upward from the current folder)."),
+    Option("--runs", type=IntRange(1, 1000), help="Repetitions of every trial (default: the experiment's)."),
+    Option("--experiment-name", help="Name of an expression's experiment (default: experiment)."),
+    Option("--output-dir", type=PathValue(file_okay=False), help="Where job folders and results go."),
+    Option("--max-parallel", type=IntRange(1, 64), help="Jobs at once (default: local.max_parallel, else 2)."),
+    Option("--skip-completed", flag=True, help="Run only the jobs without a completed result in an earlier local run (matched by job key)."),
+    quiet_help="Do not stream job logs; print only the results table.",
+)
+def local_command(**options: Any) -> None:
     """Run an experiment's training jobs here, with SageMaker's container contract.
 
     \b
@@ -50,9 +52,7 @@ def local_command(**options: object) -> None:
     Example:
       runtool-iac local bench --max-parallel 4
     """
-    from runtool_iac.cli import handle_errors
-
-    sys.exit(handle_errors(_local)(**options))
+    sys.exit(_local(**options))
 
 
 def _local(
@@ -64,8 +64,9 @@ def _local(
     output_dir: str | None,
     max_parallel: int | None,
     skip_completed: bool,
-    quiet: bool,
 ) -> int:
+    import dataclasses
+
     from runtool_iac import results
     from runtool_iac.local import LocalModeError, LocalOptions, LocalRunInterrupted, run_plan
     from runtool_iac.project import LocalSettings, Project, load_project
@@ -73,9 +74,9 @@ def _local(
     proj: Project | None
     if expression is None:
         if len(targets) != 1:
-            raise click.UsageError("give one EXPERIMENT declared in runtool.yml, or FILEs with --experiment")
+            raise UsageError("give one EXPERIMENT declared in runtool.yml, or FILEs with --experiment")
         if experiment_name:
-            raise click.UsageError("--experiment-name names an --experiment expression; a declared experiment has its name")
+            raise UsageError("--experiment-name names an --experiment expression; a declared experiment has its name")
         proj = load_project(project)
         plan = proj.plan(targets[0], runs=runs, target="local")
     else:
@@ -91,7 +92,7 @@ def _local(
             images=settings.images,
             data=settings.data,
             max_parallel=max_parallel or settings.max_parallel,
-            stream=None if quiet else sys.stdout,
+            stream=None if quiet() else sys.stdout,
         ),
         adopt_orphans=True,
     )
@@ -99,9 +100,9 @@ def _local(
         from runtool_iac import history
 
         selection = history.select(plan, history.local_executions(options.output_dir, plan.experiment_name))
-        click.echo(selection.summary())
+        echo(selection.summary())
         if not selection.to_run:
-            click.echo("nothing to run")
+            echo("nothing to run")
             return 0
         plan = selection.subset()
     try:
@@ -114,7 +115,7 @@ def _local(
         _fail(exc.problems)
     _print("\n" + results.to_table(run.results) + f"job folders: {run.jobs_dir}\nresults: {run.results_dir}\n")
     if code == EXIT_INTERRUPTED:
-        click.echo("interrupted: unfinished jobs are marked Stopped or Aborted", err=True)
+        echo("interrupted: unfinished jobs are marked Stopped or Aborted", err=True)
     return code
 
 
@@ -175,5 +176,5 @@ def _termination_interrupts() -> Iterator[None]:
 
 def _fail(problems: list[str]) -> NoReturn:
     for problem in problems:
-        click.echo(f"error: {problem}", err=True)
+        echo(f"error: {problem}", err=True)
     sys.exit(1)
