@@ -129,6 +129,12 @@ class Plan(Record):
     def to_json(self) -> str:
         return dumps(self.requests())
 
+    def duplicates_note(self) -> str | None:
+        if not self.duplicate_trials:
+            return None
+        n = self.duplicate_trials
+        return f"{n} duplicate trial{'s' if n != 1 else ''} (the same node listed twice) planned once"
+
 
 _LINE = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": "))  # one encoder, not one per item
 

@@ -81,19 +81,12 @@ def _cells(job: Job, shared: dict[str, str]) -> dict[str, str]:
     }
 
 
-def duplicates_line(plan: Plan) -> str | None:
-    if not plan.duplicate_trials:
-        return None
-    n = plan.duplicate_trials
-    return f"{n} duplicate trial{'s' if n != 1 else ''} (the same node listed twice) planned once"
-
-
 def summary_lines(plan: Plan) -> list[str]:
     lines = [f"total number of jobs: {len(plan)}"]
     if plan.trials:
         lines.append(f"trials: {plan.trials} × runs: {plan.runs}")
-    if duplicates_line(plan):
-        lines.append(duplicates_line(plan))
+    if plan.duplicates_note():
+        lines.append(plan.duplicates_note())
     for instance, count in plan.instance_counts().items():
         lines.append(f"  {instance}: {count}")
     lines.append(f"instance-hours upper bound (MaxRuntimeInSeconds): {plan.instance_hours_bound():,.1f}")
@@ -135,8 +128,8 @@ def markdown(plan: Plan, title: str | None = None, max_chars: int = MARKDOWN_MAX
     out += ["| instance type | jobs |", "|---|---:|"]
     out += [f"| `{i}` | {n} |" for i, n in plan.instance_counts().items()]
     out += ["", f"Trials: {plan.trials} × runs: {plan.runs}. Instance-hours upper bound: {plan.instance_hours_bound():,.1f}."]
-    if duplicates_line(plan):
-        out.append(f"Note: {duplicates_line(plan)}.")
+    if plan.duplicates_note():
+        out.append(f"Note: {plan.duplicates_note()}.")
     same = [f"{c} {_code(v)}" for c, v in constants.columns.items() if v]
     if constants.hyperparameters:
         same.append(f"hyperparameters {_code(_json(constants.hyperparameters))}")

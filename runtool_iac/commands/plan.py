@@ -162,13 +162,11 @@ def _expression_plan(
 
 
 def emit_plan(planned: Any, fmt: str) -> None:
-    from runtool_iac import render
-
     if fmt == "json":
         echo(planned.to_json(), nl=False)
-        if render.duplicates_line(planned):  # stdout stays pure JSON; the note is for the person reading
-            echo(f"note: {render.duplicates_line(planned)}", err=True)
-    elif fmt == "markdown":
-        echo(render.markdown(planned), nl=False)
-    else:
-        echo(render.table(planned), nl=False)
+        if planned.duplicates_note():  # stdout stays pure JSON; the note is for the person reading
+            echo(f"note: {planned.duplicates_note()}", err=True)
+        return
+    from runtool_iac import render
+
+    echo(render.markdown(planned) if fmt == "markdown" else render.table(planned), nl=False)
