@@ -57,8 +57,33 @@ def test_only_the_chosen_command_is_imported():
     assert not [m for m in others if m in modules]
 
 
-def test_the_entry_point_module_imports_only_sys_and_os():
-    assert [m for m in new_modules("import runtool_iac.cli") if not m.startswith("runtool_iac")] == []
+def test_the_entry_point_module_imports_only_built_in_modules():
+    assert [m for m in new_modules("import runtool_iac.cli") if not m.startswith("runtool_iac")] in ([], ["gc"])
+
+
+def test_the_collector_is_paused_only_for_the_offline_commands_and_given_back():
+    import gc
+
+    from click.testing import CliRunner
+
+    from runtool_iac import cli
+
+    seen = {}
+
+    def spy(name):
+        def main(args, prog):
+            seen[name] = gc.isenabled()
+        return main
+
+    for name in ("plan", "validate", "results"):
+        command = cli.main.command(name)
+        original, command.main = command.main, spy(name)
+        try:
+            CliRunner().invoke(cli.main, [name])
+        finally:
+            command.main = original
+    assert seen == {"plan": False, "validate": False, "results": True}
+    assert gc.isenabled()
 
 
 def test_the_command_layer_imports_argparse_and_nothing_heavy():
