@@ -384,6 +384,8 @@ def bind_root_chains(expr: Expression, prefix_lengths: list[int]) -> tuple[ast.E
     ordinary accesses on the referenced value. Returns the new tree and the
     reference names in chain order.
     """
+    if not prefix_lengths:  # no `$.path` in it (most): the compiled tree, which nothing changes
+        return expr.tree, []
     names = [f"{_REF_PREFIX}{i}__" for i in range(len(prefix_lengths))]
     wanted = {i: (tuple(c), n) for i, (c, n) in enumerate(zip(expr.root_chains, prefix_lengths))}
     counter = iter(range(len(prefix_lengths)))
