@@ -10,6 +10,8 @@ paired ratios), the target and whether it is met, and peak RSS.
     python benchmarks/cli_speed.py --memory      # also: peak RSS per job at 100k jobs
     python benchmarks/cli_speed.py --src OLD     # the runtool_iac package in OLD (e.g. `git archive` of
                                                  # an earlier commit), for before/after tables
+    python benchmarks/cli_speed.py --instructions --case example-plan   # instructions executed (valgrind),
+                                                 # case and floor: steady where a shared machine is not
 
 Cases:
   example-plan  `plan --format json` of the bundled example (27 jobs)
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -236,15 +239,40 @@ def memory(jobs: int, tmp: Path) -> dict:
             "kb_per_job": result.peak_rss_kb / jobs, "json_mb": size / 1e6, "met": result.peak_rss_kb / jobs <= 8}
 
 
+def instructions(argv: list[str], out: Path, env: dict) -> int:
+    """Instructions the process executes (valgrind's callgrind): the same on every run, however
+    loaded the machine is, so small changes show where wall times only wobble."""
+    with open(out, "wb") as sink:
+        done = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+            stdout=sink, stderr=subprocess.PIPE, cwd=ROOT, env={**env, "PYTHONHASHSEED": "0"}, check=True,
+        )
+    return int(re.search(rb"Collected : (\d+)", done.stderr).group(1))
+
+
+def measure_instructions(case: Case, tmp: Path) -> str:
+    run(case.argv, tmp / f"{case.name}.warmup.out", CASE_ENV)  # .pyc files written before counting
+    n = instructions(case.argv, tmp / f"{case.name}.case.out", CASE_ENV)
+    floor = instructions(case.floor, tmp / f"{case.name}.floor.out", ENV)
+    return f"{case.name}: {n / 1e6:,.0f} M instructions, floor {floor / 1e6:,.0f} M, ratio {n / floor:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--repetitions", type=int, default=7)
     parser.add_argument("--case", action="append", help="run only these cases (repeatable)")
     parser.add_argument("--memory", action="store_true", help="also measure peak RSS per job at 100,000 jobs")
     parser.add_argument("--src", type=Path, help="measure the runtool_iac package in this folder instead")
+    parser.add_argument("--instructions", action="store_true", help="count instructions (valgrind) instead of timing")
     args = parser.parse_args()
     if args.src:
         CASE_ENV["PYTHONPATH"] = str(args.src.resolve())
+    if args.instructions:
+        with tempfile.TemporaryDirectory() as name:
+            for case in cases(Path(name)):
+                if not args.case or case.name in args.case:
+                    print(measure_instructions(case, Path(name)), flush=True)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
