@@ -28,6 +28,7 @@ TRIAL_HASH_CHARS = 8
 # Names a job_name_expression may use besides $trial and uid (the original's locals).
 JOB_NAME_EXPRESSION_NAMES = ("run", "run_configuration")
 
+
 def sanitize_name(text: str) -> str:
     """``text`` as a job-name part: kept as written where SageMaker's pattern allows
     (hyphens included), other characters replaced by '-', no '-' at either end."""

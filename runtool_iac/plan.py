@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import json
-import re
 from collections import Counter
 from pathlib import Path
 

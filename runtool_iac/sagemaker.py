@@ -25,13 +25,6 @@ if TYPE_CHECKING:
 
 JOB_NAME_MAX = SHAPES["TrainingJobName"]["max"]
 is_job_name = patterns.full_match(SHAPES["TrainingJobName"]["pattern"])
-
-
-def __getattr__(name: str) -> object:
-    if name == "JOB_NAME_RE":  # compiled only if asked for: is_job_name answers without it
-        # Anchored at both ends, so .match() is a full match (a trailing newline does not pass).
-        return re.compile(f"(?:{SHAPES['TrainingJobName']['pattern']})\\Z")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 TAG_KEY_MAX = SHAPES["TagKey"]["max"]
 TAG_VALUE_MAX = SHAPES["TagValue"]["max"]
 MAX_TAGS = SHAPES["TagList"]["max"]
@@ -208,3 +201,10 @@ def tag_problems(tag: dict) -> list[str]:
 def check_tags(tags: list[dict]) -> list[str]:
     """Tags as a user wrote them: SageMaker's rules, in plain words."""
     return tag_rules(tags) + [problem for tag in tags for problem in tag_problems(tag)]
+
+
+def __getattr__(name: str) -> object:
+    if name == "JOB_NAME_RE":  # compiled only if asked for: is_job_name answers without it
+        # Anchored at both ends, so .match() is a full match (a trailing newline does not pass).
+        return re.compile(f"(?:{SHAPES['TrainingJobName']['pattern']})\\Z")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

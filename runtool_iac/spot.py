@@ -12,7 +12,6 @@ bucket like the output path. Pure: the plan's requests in, new requests out.
 
 from __future__ import annotations
 
-
 from runtool_iac.plan import Plan
 
 MAX_WAIT_FACTOR = 2  # wait for spot capacity up to as long again as the job may run

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from runtool_iac.commands.command import BadParameter, Option, UsageError, command
 from runtool_iac.commands.options import EXPRESSION, TARGETS, format_option
 from runtool_iac.commands.output import detail, echo, info

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from runtool_iac.commands.command import Argument, Option, UsageError, command
 from runtool_iac.commands.output import detail, info
 from runtool_iac.commands.values import Path

@@ -8,7 +8,6 @@ trial is known, never ``$eval``.
 
 from __future__ import annotations
 
-
 from runtool_iac.config.resolve import Deferred, canonical, hash_text
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)

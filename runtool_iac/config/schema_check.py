@@ -233,8 +233,8 @@ def _pattern_properties(c: Compiler, name: str, s: dict) -> Check:
 def _extras(s: dict) -> Callable[[dict], list[str]]:
     """The keys additionalProperties applies to (neither in properties nor matching patternProperties)."""
     known = set(s.get("properties", {}))
-    patterns = list(s.get("patternProperties", {}))
-    return lambda value: [k for k in value if k not in known and not any(_search(p)(k) for p in patterns)]
+    keys = list(s.get("patternProperties", {}))
+    return lambda value: [k for k in value if k not in known and not any(_search(p)(k) for p in keys)]
 
 
 def _additional_properties(c: Compiler, name: str, s: dict) -> Check:
