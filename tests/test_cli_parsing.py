@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from click.testing import CliRunner
 
 from runtool_iac.cli import main
@@ -161,3 +163,76 @@ def test_a_closed_stdout_is_exit_1_without_a_traceback(args):
     command = f"set -o pipefail; {sys.executable} -m runtool_iac {' '.join(map(repr, args))} | true"
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 1 and done.stderr == "", done.stderr
+
+
+# ------------------------------------------------------------------ the splitter against argparse
+# ("--" is left out: Python 3.11's intermixed parsing still reads options after it; "--" ends them here,
+# as it did with click: test_double_dash_ends_the_options.)
+
+TOKENS = ["--runs", "3", "-1", "-.5", "--format", "json", "-e", "a*b", "-ea*b", "--local", "--local=1", "-q", "-v",
+          "-qv", "-qx", "-qe", "-e=x", "--format=", "-h", "--tag", "k=v", "--tag=k=v", "-", "f.yml", "--nope", "--runs=5", "-x", "--experiment=e"]
+
+
+def _argparse_reference(command, args):
+    """What `Command.parse` did with argparse (before the splitter), as the reference."""
+    import argparse
+
+    from runtool_iac.commands.command import ShowHelp, UsageError
+    from runtool_iac.commands.completion import PARSER_SETTINGS, Parser
+
+    parser = command.add_arguments(Parser(**PARSER_SETTINGS, prog="p"))
+    try:
+        namespace, extras = parser.parse_known_intermixed_args(args)
+    except argparse.ArgumentError as exc:
+        if exc.message == "expected one argument":
+            return ("error", f"Option '{exc.argument_name}' requires an argument.")
+        if exc.message.startswith("ignored explicit argument"):
+            return ("error", f"Option '{exc.argument_name}' does not take a value.")
+        return ("error", str(exc))
+    except ShowHelp:
+        return ("help",)
+    except UsageError as exc:
+        return ("error", exc.message)
+    from runtool_iac.commands.command import _looks_like_option
+
+    unknown = [a for a in extras if _looks_like_option(a)]  # a left-over "-1" is an extra argument, not an option
+    if unknown:
+        return ("unknown", unknown[0])
+    values = {k: v for k, v in vars(namespace).items() if v not in (None, [])}  # Argument.value: the same
+    return ("ok", values, [a for a in extras])
+
+
+def _splitter(command, args):
+    from runtool_iac.commands.command import ShowHelp, UsageError
+
+    try:
+        given, positionals, unknown = command.split(args)
+    except ShowHelp:
+        return ("help",)
+    except UsageError as exc:
+        return ("error", exc.message)
+    if unknown:
+        return ("unknown", unknown[0])
+    arguments = [p for p in command.params if type(p).__name__ == "Argument"]
+    for argument in arguments:  # as argparse fills the one positional
+        if argument.many:
+            if positionals:
+                given[argument.dest], positionals = positionals, []
+        elif positionals:
+            given[argument.dest], positionals = positionals[0], positionals[1:]
+    return ("ok", given, positionals)
+
+
+@given(st.lists(st.sampled_from(TOKENS), max_size=7))
+@settings(max_examples=600, deadline=None)
+def test_the_command_line_splits_as_argparse_split_it(args):
+    from runtool_iac.cli import main
+
+    for name in ("plan", "status"):  # many positionals / one optional positional
+        command = main.command(name)
+        assert _splitter(command, list(args)) == _argparse_reference(command, list(args)), (name, args)
+
+
+def test_double_dash_ends_the_options():
+    given, positionals, unknown = main.command("plan").split(["--runs", "2", "--", "--runs", "-x.yml"])
+    assert (given, positionals, unknown) == ({"runs": "2"}, ["--runs", "-x.yml"], [])

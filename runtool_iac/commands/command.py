@@ -1,9 +1,13 @@
 """What a command takes (options and arguments as data), and turning its command line into a call.
 
-argparse splits the command line (``--opt=value``, ``-qv``, options between
-arguments, ``--``); values are checked here by ``values`` so errors keep the
-wording of before. Every command takes ``-q/--quiet``, ``-v/--verbose`` and
-``-h/--help``; the verbosity is set for the call (``output``) and not passed on.
+``split`` reads the command line as argparse would (``--opt=value``,
+``--opt value``, ``-eVALUE``, ``-qv``, options between arguments, ``--``,
+negative numbers as values) without importing it: argparse and the gettext
+and locale modules it brings cost a small ``plan`` ~4 ms, a twelfth of its run
+(issue 11); shell completion still builds argparse parsers (``completion``).
+Values are checked here by ``values`` so errors keep the wording of before.
+Every command takes ``-q/--quiet``, ``-v/--verbose`` and ``-h/--help``; the
+verbosity is set for the call (``output``) and not passed on.
 
 Errors: ``UsageError`` (exit 2, with the usage line), ``Failure`` (``error: …``
 on stderr, exit 1); a ``ConfigError`` prints its ``file:line:col`` lines on
@@ -12,7 +16,6 @@ stdout and exits 1.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from runtool_iac.commands import output
@@ -20,6 +23,7 @@ from runtool_iac.commands.values import TEXT, Text
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: it costs every command ~3 ms
 if TYPE_CHECKING:
+    import argparse
     from typing import Any, Callable
 
 # The option behind each plan argument (plan.PlanArgumentError.argument).
@@ -139,39 +143,16 @@ class Argument:
             raise BadParameter(str(exc), f"'{self.metavar}'") from None
 
 
-def _worded(error: argparse.ArgumentError) -> str:
-    """argparse's complaint about an option's value, in the words the click version used."""
-    if error.message == "expected one argument":
-        return f"Option '{error.argument_name}' requires an argument."
-    if error.message.startswith("ignored explicit argument"):
-        return f"Option '{error.argument_name}' does not take a value."
-    return str(error)
+# What argparse takes for a negative number, which is a value, not an option (no option here looks like one).
+def _is_negative_number(arg: str) -> bool:
+    """^-\\d+$|^-\\d*\\.\\d+$ (with re's `$`: a final newline may follow)."""
+    number = arg[1:-1] if arg.endswith("\n") else arg[1:]
+    whole, dot, fraction = number.partition(".")
+    return arg[:1] == "-" and (whole.isdecimal() if not dot else (not whole or whole.isdecimal()) and fraction.isdecimal())
 
 
-# No argparse help (ours is click's layout), no abbreviated options (`--form` would stop working the day a
-# `--formula` is added), and errors raised, not printed. argparse checks every argument with a help
-# formatter, which by default imports shutil to measure the terminal: a fixed width spares that.
-PARSER_SETTINGS = {
-    "add_help": False, "allow_abbrev": False, "exit_on_error": False,
-    "formatter_class": lambda prog: argparse.HelpFormatter(prog, width=80),
-}
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing and exiting, so the command shows its own usage."""
-
-    def error(self, message: str) -> None:
-        raise UsageError(message)
-
-
-class _Help(argparse.Action):
-    """``-h/--help``: stops parsing there (even with arguments missing) and shows the help."""
-
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs=0)
-
-    def __call__(self, *args: Any) -> None:
-        raise ShowHelp()
+def _looks_like_option(arg: str) -> bool:
+    return arg.startswith("-") and arg != "-" and not _is_negative_number(arg)
 
 
 class ShowHelp(Exception):
@@ -196,28 +177,77 @@ class Command:
         ]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        """Teach ``parser`` this command's options and arguments (also used for shell completion)."""
+        """Teach an argparse ``parser`` this command's options and arguments (for shell completion)."""
+        from runtool_iac.commands.completion import HelpAction
+
         for param in self.params:
             param.add_to(parser)
-        parser.add_argument("-h", "--help", action=_Help)
+        parser.add_argument("-h", "--help", action=HelpAction)
         return parser
 
     def parse(self, args: list[str], prog: str | None = None) -> dict[str, Any]:
         """The keyword arguments of the call (with ``quiet`` and ``verbose``); ``UsageError`` if the line is wrong."""
-        parser = self.add_arguments(Parser(**PARSER_SETTINGS, prog=prog or self.name, usage=prog or self.name))
-        try:
-            namespace, extras = parser.parse_known_intermixed_args(args)
-        except argparse.ArgumentError as exc:
-            raise UsageError(_worded(exc)) from None
-        unknown = [a for a in extras if a.startswith("-") and a != "-"]
+        given, positionals, unknown = self.split(args)
         if unknown:
             longs = [f for p in self.params for f in p.flags if f.startswith("--")] + ["--help"]
             raise UsageError(f"No such option {unknown[0]!r}." + did_you_mean(unknown[0], longs))
-        if extras:
-            plural = "s" if len(extras) > 1 else ""
-            raise UsageError(f"Got unexpected extra argument{plural} ({' '.join(extras)})")
-        given = vars(namespace)
+        arguments = [p for p in self.params if isinstance(p, Argument)]  # at most one per command
+        for argument in arguments:
+            if argument.many:
+                given[argument.dest], positionals = positionals, []
+            elif positionals:
+                given[argument.dest], positionals = positionals[0], positionals[1:]
+        if positionals:
+            plural = "s" if len(positionals) > 1 else ""
+            raise UsageError(f"Got unexpected extra argument{plural} ({' '.join(positionals)})")
         return {param.dest: param.value(given.get(param.dest)) for param in self.params}
+
+    def split(self, args: list[str]) -> tuple[dict[str, Any], list[str], list[str]]:
+        """(option values by dest, positional arguments, unknown options), as argparse's
+        ``parse_known_intermixed_args`` splits them (no abbreviated options)."""
+        options = {flag: param for param in self.params if isinstance(param, Option) for flag in param.flags}
+        given: dict[str, Any] = {}
+        positionals: list[str] = []
+        unknown: list[str] = []
+
+        def take(param: Option, value: str) -> None:
+            if param.multiple:
+                given.setdefault(param.dest, []).append(value)
+            else:
+                given[param.dest] = value
+
+        rest = list(args)
+        while rest:
+            arg = rest.pop(0)
+            if arg == "--":
+                positionals += rest
+                break
+            if arg in ("-h", "--help"):
+                raise ShowHelp()
+            if not _looks_like_option(arg):
+                positionals.append(arg)
+                continue
+            name, equals, attached = arg.partition("=")
+            if name not in options and not arg.startswith("--") and arg[:2] in options:
+                name, equals, attached = arg[:2], "", arg[2:]  # -eVALUE, or -qv: flags run together
+            param = options.get(name)
+            if param is None:
+                unknown.append(arg)
+                continue
+            if param.flag:
+                if equals or (attached and "-" + attached[0] not in options):
+                    raise UsageError(f"Option '{'/'.join(param.flags)}' does not take a value.")
+                given[param.dest] = True
+                if attached:  # -qv: the next letters are flags (or an option taking the rest)
+                    rest.insert(0, "-" + attached)
+                continue
+            if equals or attached:
+                take(param, attached)
+            elif rest and not _looks_like_option(rest[0]):
+                take(param, rest.pop(0))
+            else:
+                raise UsageError(f"Option '{'/'.join(param.flags)}' requires an argument.")
+        return given, positionals, unknown
 
     def main(self, args: list[str], prog: str) -> Any:
         """Parse ``args``, then call the function at the verbosity asked for."""

@@ -12,7 +12,31 @@ import argparse
 import sys
 from typing import Any
 
-from runtool_iac.commands.command import PARSER_SETTINGS, Parser
+from runtool_iac.commands.command import ShowHelp, UsageError
+
+# No argparse help (ours is click's layout), no abbreviated options, errors raised, not printed. argparse
+# checks every argument with a help formatter, which by default imports shutil: a fixed width spares that.
+PARSER_SETTINGS = {
+    "add_help": False, "allow_abbrev": False, "exit_on_error": False,
+    "formatter_class": lambda prog: argparse.HelpFormatter(prog, width=80),
+}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing and exiting."""
+
+    def error(self, message: str) -> None:
+        raise UsageError(message)
+
+
+class HelpAction(argparse.Action):
+    """``-h/--help``: stops there and shows the help."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs=0)
+
+    def __call__(self, *args: Any) -> None:
+        raise ShowHelp()
 
 SHELLS = ("bash", "zsh", "fish", "tcsh", "powershell")
 
