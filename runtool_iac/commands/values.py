@@ -1,6 +1,6 @@
 """The checked kinds of option values: ranges, choices, paths and custom checks.
 
-argparse only splits the command line; each value is converted here, so that
+The command line is only split (``command.Command.split``); each value is converted here, so that
 a bad one is refused with the wording users and scripts know from before
 (``Invalid value for '--runs': 0 is not in the range 1<=x<=1000.``). A
 conversion raises ``ValueError`` with the reason; the command names the option.
