@@ -7,7 +7,6 @@ needed: ``--skip-completed`` uploads the manifest of exactly the jobs to run.
 """
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -18,31 +17,21 @@ from moto import mock_aws
 
 sys.path.insert(0, str(Path(__file__).parent / "support"))
 
+from example_project import add_algorithm, algorithms_file, copy_example_project  # noqa: E402
 from moto_deploy import REGION, deploy  # noqa: E402
 from moto_stepfunctions import patched_moto  # noqa: E402
 
 from runtool_iac.cli import main  # noqa: E402
 from runtool_iac.runner import Runner  # noqa: E402
 
-from conftest import ROOT  # noqa: E402
 from test_runner_e2e import synthesized  # noqa: E402,F401  (the session-wide synth, via conftest_cdk)
 
 pytest_plugins = ["conftest_cdk"]
 
-NEW_ALGORITHM = """
-drift:
-  $from: base
-  hyperparameters: {method: ar, lags: 3, ridge: 1.0}
-
-algorithms: [{$ref: seasonal_naive}, {$ref: autoregression}, {$ref: drift}]
-"""
-
 
 @pytest.fixture
 def project(tmp_path):
-    shutil.copy(ROOT / "runtool.yml", tmp_path / "runtool.yml")
-    shutil.copytree(ROOT / "examples" / "forecasting" / "configs", tmp_path / "examples" / "forecasting" / "configs")
-    return tmp_path
+    return copy_example_project(tmp_path)
 
 
 @pytest.fixture
@@ -56,10 +45,6 @@ def deployed(synthesized):  # noqa: F811
 
 def cli(project: Path, *args: str):
     return CliRunner().invoke(main, [*args, "--project", str(project / "runtool.yml"), "--region", REGION])
-
-
-def algorithms_file(project: Path) -> Path:
-    return project / "examples" / "forecasting" / "configs" / "algorithms.yml"
 
 
 def run(project: Path, name: str, *extra: str):
@@ -78,8 +63,7 @@ def test_skip_completed_runs_exactly_the_new_jobs(deployed, project):
     assert len(deployed.created) == 9
 
     # A pull request adds an algorithm: only its 3 jobs (one per dataset) run.
-    algorithms_file(project).write_text(algorithms_file(project).read_text().replace(
-        "algorithms: [{$ref: seasonal_naive}, {$ref: autoregression}]\n", NEW_ALGORITHM))
+    add_algorithm(project)
     second = run(project, "second")
     assert second.output.splitlines()[0] == "3 to run, 9 already completed (in 1 earlier execution)"
     new = deployed.created[9:]
@@ -133,8 +117,7 @@ def test_leaderboard_and_plan_against_cloud_results(deployed, project, monkeypat
     assert all(e["relative"] == pytest.approx(1.0) for e in board["entries"])
     assert board["missing"] == []
 
-    algorithms_file(project).write_text(algorithms_file(project).read_text().replace(
-        "algorithms: [{$ref: seasonal_naive}, {$ref: autoregression}]\n", NEW_ALGORITHM))
+    add_algorithm(project)
     monkeypatch.chdir(project)  # the stack is the one of the runtool.yml found from here
     configs = ["examples/forecasting/configs/datasets.yml", "examples/forecasting/configs/algorithms.yml"]
     args = ["plan", *configs, "-e", "algorithms * datasets", "--experiment-name", "bench", "--against-results"]

@@ -6,8 +6,10 @@ ResultWriter files with NumPy, not through runtool_iac's results reader.
 
 import json
 import math
-import shutil
 import subprocess
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,21 +19,14 @@ from runtool_iac.cli import main
 
 from conftest import ROOT
 
-NEW_ALGORITHM = """
-drift:
-  $from: base
-  hyperparameters: {method: ar, lags: 3, ridge: 1.0}
+sys.path.insert(0, str(Path(__file__).parent / "support"))
 
-algorithms: [{$ref: seasonal_naive}, {$ref: autoregression}, {$ref: drift}]
-"""
+from example_project import add_algorithm, algorithms_file, copy_example_project  # noqa: E402
 
 
 @pytest.fixture
 def project(tmp_path):
-    shutil.copy(ROOT / "runtool.yml", tmp_path / "runtool.yml")
-    shutil.copytree(ROOT / "examples" / "forecasting", tmp_path / "examples" / "forecasting",
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    return tmp_path
+    return copy_example_project(tmp_path)
 
 
 def invoke(project, *args):
@@ -49,10 +44,6 @@ def git(repo, *args):
                    cwd=repo, check=True, capture_output=True)
 
 
-def algorithms_file(project):
-    return project / "examples" / "forecasting" / "configs" / "algorithms.yml"
-
-
 def test_local_skip_completed_runs_only_new_jobs(project, monkeypatch):
     first = local(project, "--runs", "1")
     assert first[0] == "9 to run, 0 already completed (in 0 earlier executions)"
@@ -61,8 +52,7 @@ def test_local_skip_completed_runs_only_new_jobs(project, monkeypatch):
     git(project, "add", "runtool.yml", "examples")
     git(project, "commit", "-q", "-m", "base")
 
-    algorithms_file(project).write_text(algorithms_file(project).read_text().replace(
-        "algorithms: [{$ref: seasonal_naive}, {$ref: autoregression}]\n", NEW_ALGORITHM))
+    add_algorithm(project)
     # The pull request's review: 9 added jobs (3 runs) in the diff, of which the runs=1 results cover none...
     reviewed = json.loads(invoke(project, "diff", "HEAD", "--against-results", "--local", "--format", "json").output)
     assert reviewed["totals"]["added"] == 9
