@@ -9,11 +9,12 @@ the S3 user guide, "General purpose bucket naming rules"
 
 from __future__ import annotations
 
+from runtool_iac import patterns
+
 # '_' only for existing buckets from before March 2018 (us-east-1 allowed it then):
 # the original runtool's examples use such names, and S3 still serves them.
-# (Sets, not regexes: see ``patterns``.)
-_BUCKET_ENDS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
-_BUCKET_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789._-"
+# (Character sets, not regexes: see ``patterns``.)
+_BUCKET_CHARS = patterns.LOWER_DIGITS + "._-"
 _RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -37,10 +38,8 @@ def bucket_problem(name: object) -> str | None:
 
 def _is_bucket_shaped(name: object) -> bool:
     """[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]"""
-    return (
-        isinstance(name, str) and 3 <= len(name) <= 63 and name[0] in _BUCKET_ENDS and name[-1] in _BUCKET_ENDS
-        and not name.strip(_BUCKET_CHARS)
-    )
+    ends = patterns.LOWER_DIGITS
+    return isinstance(name, str) and patterns.made_of(name, _BUCKET_CHARS, 3, 63, first=ends, last=ends)
 
 
 def _is_ip_address(name: str) -> bool:

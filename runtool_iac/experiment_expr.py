@@ -9,6 +9,7 @@ each time), and parentheses nest at most ``MAX_NESTING`` deep.
 
 from __future__ import annotations
 
+from runtool_iac import patterns
 from runtool_iac.config.loader import Config
 from runtool_iac.config.nodes import Algorithm, Algorithms, Dataset, Datasets, Experiment, Experiments, incomplete_kind
 from runtool_iac.errors import ConfigError, Location, did_you_mean
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # Token characters: a name starts with a letter, digit or '_' and goes on with those, '.' and '-'.
-_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_NAME_START = frozenset(patterns.ALNUM + "_")
 _NAME_CHARS = _NAME_START | {".", "-"}
 _OPERATORS = "+*()"
 _NODE_TYPES = (Algorithm, Algorithms, Dataset, Datasets, Experiment)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from collections import Counter
 
-from runtool_iac import expressions, sagemaker
+from runtool_iac import expressions, patterns, sagemaker
 from runtool_iac.config.resolve import hash_text
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
@@ -47,7 +47,7 @@ def sanitize_name(text: str) -> str:
     return "".join(out).strip("-")
 
 
-_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+_NAME_CHARS = frozenset(patterns.ALNUM + "-")
 
 
 def shorten(text: str, budget: int) -> str:

@@ -22,8 +22,11 @@ if TYPE_CHECKING:
     Fast = Callable[[str], "bool | None"]
 
 LINE_BREAKS = "\n\r\x85\u2028\u2029"  # what botocore's `.` excludes, as sagemaker_codegen translates it
+LOWER = "abcdefghijklmnopqrstuvwxyz"  # ASCII only, as the rules below: [a-z]
+LOWER_DIGITS = LOWER + "0123456789"  # [a-z0-9]
+ALNUM = LOWER.upper() + LOWER_DIGITS  # [a-zA-Z0-9]
 # AWS's tag characters (\p{L}\p{Z}\p{N}_.:/=+\-@) that are ASCII: what \w and the listed spaces leave.
-_TAG_ASCII = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_ .:/=+-@"
+_TAG_ASCII = ALNUM + "_ .:/=+-@"
 _UNICODE_SPACES = "\\u0020\\u00a0\\u1680\\u2000\\u2001\\u2002\\u2003\\u2004\\u2005\\u2006\\u2007\\u2008\\u2009\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
 
 
@@ -31,19 +34,29 @@ def _one_line(nonempty: bool) -> Fast:
     return lambda value: (bool(value) or not nonempty) and not any(c in value for c in LINE_BREAKS)
 
 
-# `not value.strip(chars)`: every character of value is one of chars (strip runs in C).
+def made_of(value: str, chars: str, least: int = 1, most: int | None = None, first: str = "", last: str = "") -> bool:
+    """``least`` to ``most`` characters, each one of ``chars``, the first one of ``first`` and the
+    last one of ``last`` (when given): a character-class regex such as
+    ``[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]``, without compiling one. ``not value.strip(chars)``
+    (every character is one of chars) runs in C."""
+    return (
+        least <= len(value) <= (most or len(value)) and not value.strip(chars)
+        and (not first or value[0] in first) and (not last or value[-1] in last)
+    )
+
+
 def _tag_text(value: str) -> bool | None:
-    return not value.strip(_TAG_ASCII) if value.isascii() else None
+    return made_of(value, _TAG_ASCII, least=0) if value.isascii() else None
 
 
-def _all_in(chars: str, least: int = 1, most: int | None = None) -> Fast:
-    return lambda value: least <= len(value) <= (most or len(value)) and not value.strip(chars)
+def _all_in(chars: str, most: int | None = None) -> Fast:
+    return lambda value: made_of(value, chars, most=most)
 
 
 def _job_name(value: str) -> bool:
     """[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}: alphanumerics and hyphens, not at either end, at most 63 alphanumerics."""
     core = value.replace("-", "")
-    return value[:1] in _ALNUM and value[-1] in _ALNUM and value.isascii() and core.isalnum() and len(core) <= 63
+    return made_of(value, ALNUM + "-", first=ALNUM, last=ALNUM) and len(core) <= 63
 
 
 def _web_uri(value: str) -> bool:
@@ -77,9 +90,8 @@ def _role_arn(value: str) -> bool:
     return bool(sep) and rest.startswith("role/") and len(rest) > 5 and "\n" not in rest
 
 
-_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-_METRIC_NAME = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_"
-_PARTITION_CHARS = "abcdefghijklmnopqrstuvwxyz-"
+_METRIC_NAME = ALNUM + ".-_"
+_PARTITION_CHARS = LOWER + "-"
 
 # Whole-value matches (re.fullmatch), as sagemaker.py checks botocore's shapes.
 FULLMATCH: dict[str, Fast] = {

@@ -43,8 +43,6 @@ SYSTEM_TAGS = (
     "number_of_runs",
     "run_number",
 )
-_NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-_NAME_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-"
 TARGETS = ("sagemaker", "local")
 _PER_TRIAL_TAGS = ("run_configuration_id", "repeated_runs_group_id")
 _STOP_KEY = ("stop",)
@@ -160,7 +158,7 @@ def _has_space_or_control(text: str) -> bool:
 
 def _is_experiment_name(name: object) -> bool:
     """[a-zA-Z0-9][a-zA-Z0-9._-]{0,99} (sets, not a regex: see ``patterns``)"""
-    return isinstance(name, str) and 1 <= len(name) <= 100 and name[0] in _NAME_START and not name.strip(_NAME_CHARS)
+    return isinstance(name, str) and patterns.made_of(name, patterns.ALNUM + "._-", 1, 100, first=patterns.ALNUM)
 
 
 def encode_value(value: Any) -> str:
